@@ -1,0 +1,114 @@
+"""Fixtures: every database test runs once per backend, inside a rolled-back transaction."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests import factories
+from tests.databases import POSTGRES_ENV, backends, fresh_database
+from tracetag.app import create_app
+from tracetag.batches.service import Issuer
+from tracetag.config import Settings
+from tracetag.db import make_engine
+from tracetag.signing.keys import KeyRing, generate_key
+
+BASE_URL = "https://tracetag.test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("CI") and not os.environ.get(POSTGRES_ENV):
+        raise pytest.UsageError(f"CI must set {POSTGRES_ENV}: database tests run on both")
+
+
+@pytest.fixture(scope="session", params=backends())
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    with fresh_database(request.param) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    # Commits inside the app release a SAVEPOINT; the outer transaction is rolled back.
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys")
+    generate_key(path, None)
+    return path
+
+
+@pytest.fixture(scope="session")
+def keyring(keys_dir: Path) -> KeyRing:
+    return KeyRing.load(keys_dir, None)
+
+
+@pytest.fixture
+def settings(keys_dir: Path, database_url: str) -> Settings:
+    return Settings(database_url=database_url, keys_dir=keys_dir, public_base_url=BASE_URL)
+
+
+@pytest.fixture
+def issuer(keyring: KeyRing) -> Issuer:
+    return Issuer(keyring=keyring, name="tracetag", base_url=BASE_URL)
+
+
+@pytest.fixture
+def app(
+    settings: Settings, session_factory: sessionmaker[Session], keyring: KeyRing
+) -> FastAPI:
+    return create_app(settings, session_factory=session_factory, keyring=keyring)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url=BASE_URL) as c:
+        yield c
+
+
+@pytest.fixture
+def admin_key(session: Session) -> str:
+    return factories.admin_key(session)
+
+
+@pytest.fixture
+def producer_auth(session: Session) -> factories.ProducerAuth:
+    return factories.producer_with_key(session)
+
+
+@pytest.fixture
+def other_auth(session: Session) -> factories.ProducerAuth:
+    return factories.producer_with_key(session)

@@ -1,0 +1,68 @@
+"""Fresh test databases on SQLite and, when TRACETAG_TEST_POSTGRES_URL is set, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tracetag.config import PROJECT_ROOT
+from tracetag.db import make_engine
+
+POSTGRES_ENV = "TRACETAG_TEST_POSTGRES_URL"
+
+
+def backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logging"] = False
+    return config
+
+
+def _pg_admin_url() -> str:
+    url = make_url(os.environ[POSTGRES_ENV])
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def fresh_database(backend: str, *, migrate: bool = True) -> Iterator[str]:
+    """Create an empty database, migrate it to head, yield its URL, drop it afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="tracetag-test-") as tmp:
+            url = f"sqlite:///{Path(tmp) / 'test.db'}"
+            if migrate:
+                command.upgrade(alembic_config(url), "head")
+            yield url
+        return
+    admin_url = _pg_admin_url()
+    name = f"tracetag_test_{secrets.token_hex(6)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        if migrate:
+            command.upgrade(alembic_config(url), "head")
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def engine_for(url: str):  # type: ignore[no-untyped-def]
+    return make_engine(url)

@@ -1,0 +1,132 @@
+"""Test data through the real services: they flush and never commit."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tracetag.accounts.service import create_key
+from tracetag.batches.models import Batch
+from tracetag.batches.schemas import BatchCreate
+from tracetag.batches.service import Issuer, create_batch
+from tracetag.gs1 import gtin_check_digit
+from tracetag.producers.models import Producer
+from tracetag.producers.schemas import ProducerCreate
+from tracetag.producers.service import create_producer
+from tracetag.products.models import Product
+from tracetag.products.schemas import ProductCreate
+from tracetag.products.service import create_product
+
+
+def random_gtin13() -> str:
+    body = "893" + "".join(secrets.choice("0123456789") for _ in range(9))
+    return body + str(gtin_check_digit(body))
+
+
+def producer_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "kind": "cooperative",
+        "name": "HTX Dịch vụ Nông nghiệp Mỹ Xuyên",
+        "registration_code": "22" + secrets.token_hex(4).upper(),
+        "address_line": "Ấp Hòa Lời",
+        "commune": "Xã Hòa Tú 1",
+        "district": "Huyện Mỹ Xuyên",
+        "province": "Tỉnh Sóc Trăng",
+        "phone": "0299 3851 234",
+        "email": "htx@example.vn",
+        "ocop": {
+            "stars": 4,
+            "certificate_no": "88/QĐ-UBND",
+            "issuer": "UBND tỉnh Sóc Trăng",
+            "issued_on": "2025-06-01",
+        },
+    }
+    data.update(overrides)
+    return data
+
+
+def product_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "Gạo ST25 Mỹ Xuyên",
+        "brand": "Hòa Tú",
+        "gtin": random_gtin13(),
+        "category": "food",
+        "characteristics": "Gạo thơm, hạt dài",
+        "unit": "túi 5 kg",
+        "standards": ["VietGAP"],
+    }
+    data.update(overrides)
+    return data
+
+
+def batch_data(product_id: int, **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "product_id": product_id,
+        "lot": "L" + secrets.token_hex(4).upper(),
+        "quantity": "5000",
+        "quantity_unit": "kg",
+        "production_date": "2026-11-01",
+        "expiry_date": "2027-11-01",
+        "price_vnd": 125000,
+        "origin": {
+            "area": "Cánh đồng mẫu lớn ấp Hòa Lời",
+            "commune": "Xã Hòa Tú 1",
+            "district": "Huyện Mỹ Xuyên",
+            "province": "Tỉnh Sóc Trăng",
+            "lat": 9.52,
+            "lng": 105.98,
+        },
+        "stages": [
+            {"stage": "Gieo sạ", "date": "2026-07-01", "place": "Ruộng ấp Hòa Lời"},
+            {"stage": "Thu hoạch", "date": "2026-10-10"},
+        ],
+    }
+    data.update(overrides)
+    return data
+
+
+def make_producer(session: Session, **overrides: Any) -> Producer:
+    return create_producer(session, data=ProducerCreate.model_validate(producer_data(**overrides)))
+
+
+def make_product(session: Session, producer: Producer, **overrides: Any) -> Product:
+    return create_product(
+        session,
+        producer_id=producer.id,
+        data=ProductCreate.model_validate(product_data(**overrides)),
+    )
+
+
+def make_batch(session: Session, issuer: Issuer, product: Product, **overrides: Any) -> Batch:
+    return create_batch(
+        session,
+        producer_id=product.producer_id,
+        issuer=issuer,
+        data=BatchCreate.model_validate(batch_data(product.id, **overrides)),
+    )
+
+
+def admin_key(session: Session) -> str:
+    _row, token = create_key(session, role="admin", label="test")
+    return token
+
+
+@dataclass
+class ProducerAuth:
+    producer: Producer
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def producer_with_key(session: Session, **overrides: Any) -> ProducerAuth:
+    producer = make_producer(session, **overrides)
+    _row, token = create_key(session, role="producer", producer_id=producer.id, label="test")
+    return ProducerAuth(producer=producer, token=token)
+
+

@@ -1,0 +1,1 @@
+"""API keys for admins and producers; stored hashed."""

@@ -1,0 +1,58 @@
+"""Create and check API keys. A key is shown once; only its SHA-256 is kept."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracetag.accounts.models import ApiKey
+from tracetag.db import utcnow
+
+KEY_PREFIX = "tt_"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_key(
+    session: Session, *, role: str, producer_id: int | None = None, label: str = ""
+) -> tuple[ApiKey, str]:
+    """Make a new key; returns the row and the plaintext, which is never stored."""
+    token = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(
+        role=role,
+        producer_id=producer_id,
+        label=label,
+        prefix=token[:10],
+        key_hash=_hash(token),
+    )
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def revoke_keys_labelled(session: Session, *, role: str, label: str) -> int:
+    """Revoke every live key with this role and label; returns how many."""
+    rows = session.scalars(
+        select(ApiKey).where(
+            ApiKey.role == role, ApiKey.label == label, ApiKey.revoked_at.is_(None)
+        )
+    ).all()
+    for row in rows:
+        row.revoked_at = utcnow()
+    session.flush()
+    return len(rows)
+
+
+def authenticate(session: Session, token: str) -> ApiKey | None:
+    """The live key matching token, or None."""
+    if not token.startswith(KEY_PREFIX) or len(token) > 100:
+        return None
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    return row

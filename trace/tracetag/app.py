@@ -1,0 +1,184 @@
+"""create_app(settings): routers, templates, database and keys. Nothing happens at import."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tracetag import __version__
+from tracetag.batches.routes import router as batches_router
+from tracetag.batches.service import Issuer
+from tracetag.config import Settings
+from tracetag.db import make_engine, make_session_factory
+from tracetag.errors import Conflict, Invalid, NotFound, TraceError
+from tracetag.i18n import N_, gettext
+from tracetag.producers.routes import router as producers_router
+from tracetag.products.routes import router as products_router
+from tracetag.signing.keys import KeyRing
+from tracetag.web.pages import STATIC_DIR, Pages
+from tracetag.web.routes import page_lang, render_page, wants_json
+from tracetag.web.routes import router as web_router
+
+log = logging.getLogger("tracetag")
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        b"frame-ancestors 'none'; form-action 'self'",
+    ),
+]
+
+
+class SecurityHeaders:
+    """Plain ASGI middleware (no per-request task overhead) adding safe defaults."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                path = scope.get("path", "")
+                headers = list(message.get("headers", []))
+                # Swagger UI at /docs needs its own scripts; every other page gets the CSP.
+                extra = SECURITY_HEADERS if not path.startswith("/docs") else SECURITY_HEADERS[:2]
+                names = {name for name, _ in headers}
+                headers += [(k, v) for k, v in extra if k not in names]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def page_error(request: Request, status_code: int, title: str, message: str) -> Response:
+        pages: Pages = request.app.state.pages
+        return render_page(
+            request, pages, "error.html", status_code=status_code, title=title, message=message
+        )
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(Invalid)
+    async def _invalid(request: Request, exc: Invalid) -> Response:
+        detail = [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
+        return JSONResponse(
+            {"detail": "the request conflicts with data already stored"}, status_code=409
+        )
+
+    @app.exception_handler(TraceError)
+    async def _trace_error(request: Request, exc: TraceError) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request) or wants_json(request):
+            errors = [
+                {"loc": list(e.get("loc", [])), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                for e in exc.errors()
+            ]
+            return JSONResponse({"detail": errors}, status_code=422)
+        lang = page_lang(request)
+        return page_error(
+            request,
+            400,
+            gettext(lang, N_("Invalid address")),
+            gettext(lang, N_("The link has a parameter that is not valid.")),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request) or wants_json(request) or exc.status_code != 404:
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        pages: Pages = request.app.state.pages
+        return render_page(request, pages, "not_found.html", status_code=404, code=None)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _is_api(request) or wants_json(request):
+            return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
+        lang = page_lang(request)
+        return page_error(
+            request,
+            500,
+            gettext(lang, N_("Server error")),
+            gettext(lang, N_("Something went wrong. Please try again later.")),
+        )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    keyring: KeyRing | None = None,
+) -> FastAPI:
+    """Build the app; tests pass their own session factory and key ring."""
+    settings = settings or Settings()
+    if session_factory is None:
+        session_factory = make_session_factory(make_engine(settings.database_url))
+    if keyring is None:
+        passphrase = (
+            settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
+        )
+        keyring = KeyRing.load(settings.keys_dir, passphrase, settings.signing_kid)
+
+    app = FastAPI(
+        title="tracetag",
+        version=__version__,
+        description="Signed traceability records and GS1 Digital Link QR codes for OCOP "
+        "producers. Producer endpoints take `Authorization: Bearer <API key>`.",
+    )
+    app.state.settings = settings
+    app.state.session_factory = session_factory
+    app.state.keyring = keyring
+    app.state.issuer = Issuer(
+        keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url
+    )
+    app.state.pages = Pages()
+
+    app.include_router(producers_router)
+    app.include_router(products_router)
+    app.include_router(batches_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "kid": keyring.signing_kid}
+
+    _install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+    return app

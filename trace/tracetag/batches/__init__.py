@@ -1,0 +1,1 @@
+"""Batches and their signed, append-only record versions."""

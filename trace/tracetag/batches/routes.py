@@ -1,0 +1,178 @@
+"""Producer API: batches, corrections, recalls and QR downloads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.orm import Session
+
+from tracetag.batches import service
+from tracetag.batches.models import Batch
+from tracetag.batches.schemas import (
+    BatchCorrection,
+    BatchCreate,
+    BatchOut,
+    Origin,
+    Recall,
+    RecordVersionOut,
+    Stage,
+)
+from tracetag.deps import IssuerDep, ProducerIdDep, SessionDep, SettingsDep
+from tracetag.gs1 import digital_link
+from tracetag.labels.qr import ErrorLevel, render_png, render_svg
+
+router = APIRouter(prefix="/api/v1/batches", tags=["producer"])
+
+QrSize = Annotated[int, Query(ge=64, le=4000, description="Width in pixels (PNG) or units (SVG).")]
+QrLevel = Annotated[ErrorLevel, Query(description="Error correction: L, M, Q or H.")]
+
+
+def to_out(session: Session, batch: Batch, base_url: str) -> BatchOut:
+    records = service.records_of(session, batch.id)
+    return BatchOut(
+        id=batch.id,
+        product_id=batch.product_id,
+        gtin=batch.product.gtin,
+        lot=batch.lot,
+        quantity=batch.quantity,
+        quantity_unit=batch.quantity_unit,
+        production_date=batch.production_date,
+        expiry_date=batch.expiry_date,
+        price_vnd=batch.price_vnd,
+        origin=Origin(
+            area=batch.origin_area,
+            commune=batch.origin_commune,
+            district=batch.origin_district,
+            province=batch.origin_province,
+            lat=batch.origin_lat,
+            lng=batch.origin_lng,
+        ),
+        stages=[Stage.model_validate(s) for s in batch.stages],
+        status=batch.status,  # type: ignore[arg-type]
+        recall_reason=batch.recall_reason,
+        digital_link=digital_link(base_url, batch.product.gtin, batch.lot),
+        current_version=records[-1].version,
+        records=[
+            RecordVersionOut(
+                version=r.version,
+                record_hash=r.record_hash,
+                prev_hash=r.prev_hash,
+                kid=r.kid,
+                issued_at=r.issued_at,
+                note=r.note,
+                jws=r.jws,
+            )
+            for r in records
+        ],
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=BatchOut)
+def create_batch(
+    data: BatchCreate,
+    session: SessionDep,
+    producer_id: ProducerIdDep,
+    issuer: IssuerDep,
+    settings: SettingsDep,
+) -> BatchOut:
+    """Register a batch; its record is signed as version 1."""
+    batch = service.create_batch(session, producer_id=producer_id, data=data, issuer=issuer)
+    session.commit()
+    return to_out(session, batch, settings.public_base_url)
+
+
+@router.get("", response_model=list[BatchOut])
+def list_batches(
+    session: SessionDep, producer_id: ProducerIdDep, settings: SettingsDep
+) -> list[BatchOut]:
+    return [
+        to_out(session, b, settings.public_base_url)
+        for b in service.list_batches(session, producer_id=producer_id)
+    ]
+
+
+@router.get("/{batch_id}", response_model=BatchOut)
+def get_batch(
+    batch_id: int, session: SessionDep, producer_id: ProducerIdDep, settings: SettingsDep
+) -> BatchOut:
+    batch = service.get_batch(session, producer_id=producer_id, batch_id=batch_id)
+    return to_out(session, batch, settings.public_base_url)
+
+
+@router.post("/{batch_id}/corrections", response_model=BatchOut)
+def correct_batch(
+    batch_id: int,
+    data: BatchCorrection,
+    session: SessionDep,
+    producer_id: ProducerIdDep,
+    issuer: IssuerDep,
+    settings: SettingsDep,
+) -> BatchOut:
+    """Correct a batch: a new signed version that names the previous version's hash."""
+    batch = service.get_batch(session, producer_id=producer_id, batch_id=batch_id)
+    service.correct_batch(session, batch=batch, data=data, issuer=issuer)
+    session.commit()
+    return to_out(session, batch, settings.public_base_url)
+
+
+@router.post("/{batch_id}/recall", response_model=BatchOut)
+def recall_batch(
+    batch_id: int,
+    data: Recall,
+    session: SessionDep,
+    producer_id: ProducerIdDep,
+    issuer: IssuerDep,
+    settings: SettingsDep,
+) -> BatchOut:
+    """Recall a batch: its page shows a red banner with the reason."""
+    batch = service.get_batch(session, producer_id=producer_id, batch_id=batch_id)
+    service.recall_batch(session, batch=batch, reason=data.reason, issuer=issuer)
+    session.commit()
+    return to_out(session, batch, settings.public_base_url)
+
+
+@router.get(
+    "/{batch_id}/qr.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def batch_qr_png(
+    batch_id: int,
+    session: SessionDep,
+    producer_id: ProducerIdDep,
+    settings: SettingsDep,
+    size: QrSize = 600,
+    ec: QrLevel = "M",
+) -> Response:
+    """The batch QR code (its Digital Link URI) as a 1-bit PNG with the quiet zone."""
+    batch = service.get_batch(session, producer_id=producer_id, batch_id=batch_id)
+    uri = digital_link(settings.public_base_url, batch.product.gtin, batch.lot)
+    return Response(
+        render_png(uri, size=size, level=ec),
+        media_type="image/png",
+        headers={"Content-Disposition": f'inline; filename="batch-{batch.id}.png"'},
+    )
+
+
+@router.get(
+    "/{batch_id}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+def batch_qr_svg(
+    batch_id: int,
+    session: SessionDep,
+    producer_id: ProducerIdDep,
+    settings: SettingsDep,
+    size: QrSize = 600,
+    ec: QrLevel = "M",
+) -> Response:
+    """The batch QR code as vector SVG, for print layouts."""
+    batch = service.get_batch(session, producer_id=producer_id, batch_id=batch_id)
+    uri = digital_link(settings.public_base_url, batch.product.gtin, batch.lot)
+    return Response(
+        render_svg(uri, size=size, level=ec),
+        media_type="image/svg+xml",
+        headers={"Content-Disposition": f'inline; filename="batch-{batch.id}.svg"'},
+    )

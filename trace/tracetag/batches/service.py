@@ -1,0 +1,244 @@
+"""Batches: create, correct, recall; every change appends a newly signed record version."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracetag.batches.models import Batch, SignedRecord
+from tracetag.batches.record import (
+    CONTENT_SECTIONS,
+    differences,
+    normalize_quantity,
+    record_content,
+    signed_payload,
+)
+from tracetag.batches.schemas import BatchCorrection, BatchCreate, Origin
+from tracetag.db import utcnow
+from tracetag.errors import Conflict, Invalid, NotFound, VerificationError
+from tracetag.gs1 import normalize_gtin
+from tracetag.products.models import Product
+from tracetag.signing.jws import canonical_json, sign_compact, verify_compact
+from tracetag.signing.keys import KeyRing
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """What signs records: the key ring and how the service names itself in them."""
+
+    keyring: KeyRing
+    name: str
+    base_url: str
+
+
+def record_hash(jws: str) -> str:
+    """SHA-256 (hex) of the exact compact JWS bytes: the id later versions point back to."""
+    return hashlib.sha256(jws.encode("ascii")).hexdigest()
+
+
+def _apply_origin(batch: Batch, origin: Origin) -> None:
+    batch.origin_area = origin.area
+    batch.origin_commune = origin.commune
+    batch.origin_district = origin.district
+    batch.origin_province = origin.province
+    batch.origin_lat = origin.lat
+    batch.origin_lng = origin.lng
+
+
+def sign_version(session: Session, *, batch: Batch, issuer: Issuer, note: str | None) -> SignedRecord:
+    """Sign the batch's current rows as its next record version, chained to the last one."""
+    last = latest_record(session, batch.id)
+    version = 1 if last is None else last.version + 1
+    prev = None if last is None else last.record_hash
+    issued_at = utcnow().replace(microsecond=0)
+    payload = signed_payload(
+        batch,
+        version=version,
+        prev_hash=prev,
+        issued_at=issued_at,
+        issuer_name=issuer.name,
+        base_url=issuer.base_url,
+        note=note,
+    )
+    jws = sign_compact(payload, issuer.keyring.signing_key)
+    row = SignedRecord(
+        batch_id=batch.id,
+        version=version,
+        jws=jws,
+        record_hash=record_hash(jws),
+        prev_hash=prev,
+        kid=issuer.keyring.signing_kid,
+        note=note,
+        issued_at=issued_at,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def create_batch(
+    session: Session, *, producer_id: int, data: BatchCreate, issuer: Issuer
+) -> Batch:
+    product = session.get(Product, data.product_id)
+    if product is None or product.producer_id != producer_id:
+        raise Invalid("product_id", "no such product for this producer")
+    duplicate = session.scalar(
+        select(Batch.id).where(Batch.product_id == product.id, Batch.lot == data.lot)
+    )
+    if duplicate is not None:
+        raise Conflict(f"lot {data.lot} already exists for this product")
+    batch = Batch(
+        product=product,
+        lot=data.lot,
+        quantity=normalize_quantity(data.quantity),
+        quantity_unit=data.quantity_unit,
+        production_date=data.production_date,
+        expiry_date=data.expiry_date,
+        price_vnd=data.price_vnd,
+        stages=[stage.model_dump(mode="json") for stage in data.stages],
+        status="active",
+    )
+    _apply_origin(batch, data.origin)
+    session.add(batch)
+    session.flush()
+    sign_version(session, batch=batch, issuer=issuer, note=None)
+    return batch
+
+
+def correct_batch(
+    session: Session, *, batch: Batch, data: BatchCorrection, issuer: Issuer
+) -> SignedRecord:
+    """Apply a correction and sign it as a new version naming the previous one."""
+    production = data.production_date or batch.production_date
+    expiry = data.expiry_date or batch.expiry_date
+    if expiry < production:
+        field_name = "expiry_date" if data.expiry_date else "production_date"
+        raise Invalid(field_name, "expiry_date is before production_date")
+    if data.quantity is not None:
+        batch.quantity = normalize_quantity(data.quantity)
+    if data.quantity_unit is not None:
+        batch.quantity_unit = data.quantity_unit
+    batch.production_date, batch.expiry_date = production, expiry
+    if data.price_vnd is not None:
+        batch.price_vnd = data.price_vnd
+    if data.origin is not None:
+        _apply_origin(batch, data.origin)
+    if data.stages is not None:
+        batch.stages = [stage.model_dump(mode="json") for stage in data.stages]
+    session.flush()
+    return sign_version(session, batch=batch, issuer=issuer, note=data.note)
+
+
+def recall_batch(session: Session, *, batch: Batch, reason: str, issuer: Issuer) -> SignedRecord:
+    if batch.status == "recalled":
+        raise Conflict("this batch is already recalled")
+    batch.status = "recalled"
+    batch.recall_reason = reason
+    session.flush()
+    return sign_version(session, batch=batch, issuer=issuer, note=reason)
+
+
+def resign_product_batches(
+    session: Session, *, product: Product, issuer: Issuer, note: str
+) -> int:
+    """Product data changed: sign a new version of every batch of it, so pages stay true."""
+    batches = session.scalars(select(Batch).where(Batch.product_id == product.id)).all()
+    for batch in batches:
+        sign_version(session, batch=batch, issuer=issuer, note=note)
+    return len(batches)
+
+
+def get_batch(session: Session, *, producer_id: int, batch_id: int) -> Batch:
+    """A batch of this producer; another producer's batch is simply not found."""
+    batch = session.get(Batch, batch_id)
+    if batch is None or batch.product.producer_id != producer_id:
+        raise NotFound("batch not found")
+    return batch
+
+
+def list_batches(session: Session, *, producer_id: int) -> list[Batch]:
+    stmt = (
+        select(Batch)
+        .join(Product)
+        .where(Product.producer_id == producer_id)
+        .order_by(Batch.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def find_by_code(session: Session, *, gtin: str, lot: str) -> Batch:
+    """The batch a Digital Link names; NotFound for any code that is not registered."""
+    try:
+        gtin14 = normalize_gtin(gtin)
+    except ValueError as exc:
+        raise NotFound("not a registered code") from exc
+    stmt = select(Batch).join(Product).where(Product.gtin == gtin14, Batch.lot == lot)
+    batch = session.scalar(stmt)
+    if batch is None:
+        raise NotFound("not a registered code")
+    return batch
+
+
+def latest_record(session: Session, batch_id: int) -> SignedRecord | None:
+    stmt = (
+        select(SignedRecord)
+        .where(SignedRecord.batch_id == batch_id)
+        .order_by(SignedRecord.version.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
+def records_of(session: Session, batch_id: int) -> list[SignedRecord]:
+    stmt = (
+        select(SignedRecord)
+        .where(SignedRecord.batch_id == batch_id)
+        .order_by(SignedRecord.version)
+    )
+    return list(session.scalars(stmt))
+
+
+@dataclass
+class Verdict:
+    """The result of checking a stored record: signature, chain and data agreement."""
+
+    status: str  # "valid", "mismatch" (signature fine, rows differ) or "invalid"
+    kid: str | None
+    reason: str | None = None
+    mismatched: list[str] = field(default_factory=list)
+    payload: dict[str, Any] | None = None
+
+
+def check_record(
+    session: Session, *, batch: Batch, record: SignedRecord, keyring: KeyRing, current: bool
+) -> Verdict:
+    """Verify the stored JWS bytes; for the current version also compare with the rows."""
+    try:
+        verified = verify_compact(record.jws, keyring.public)
+    except VerificationError as exc:
+        return Verdict(status="invalid", kid=record.kid, reason=str(exc))
+    payload = verified.payload
+    if not isinstance(payload, dict):
+        return Verdict(status="invalid", kid=verified.kid, reason="the payload is not a record")
+    if payload.get("version") != record.version or payload.get("prev_hash") != record.prev_hash:
+        return Verdict(
+            status="invalid", kid=verified.kid, reason="the version chain does not match"
+        )
+    if record_hash(record.jws) != record.record_hash:
+        return Verdict(status="invalid", kid=verified.kid, reason="the record hash is wrong")
+    if current:
+        rows = record_content(batch)
+        signed = {key: payload.get(key) for key in CONTENT_SECTIONS}
+        if canonical_json(rows) != canonical_json(signed):
+            return Verdict(
+                status="mismatch",
+                kid=verified.kid,
+                reason="the stored data differs from the signed record",
+                mismatched=differences(signed, rows),
+                payload=payload,
+            )
+    return Verdict(status="valid", kid=verified.kid, payload=payload)

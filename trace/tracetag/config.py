@@ -1,0 +1,65 @@
+"""Settings, read once from the environment (prefix TRACETAG_) and validated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Everything tracetag can be configured with; see the README's table."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACETAG_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'tracetag.db'}",
+        description="SQLAlchemy URL; sqlite:///… or postgresql+psycopg://…",
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Origin that printed QR codes point to; no trailing slash.",
+    )
+    keys_dir: Path = PROJECT_ROOT / "keys"
+    key_passphrase: SecretStr | None = None
+    signing_kid: str | None = Field(
+        default=None, description="Key id to sign with; default: the newest key in keys_dir."
+    )
+    issuer_name: str = "tracetag"
+    max_image_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    image_max_side: int = Field(default=1200, ge=64, le=4096)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("key_passphrase")
+    @classmethod
+    def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_real_values(self) -> Settings:
+        # Placeholder values are fine on a laptop and wrong in production.
+        if self.env == "production":
+            problems = []
+            if self.database_url.startswith("sqlite"):
+                problems.append("TRACETAG_DATABASE_URL must point to PostgreSQL")
+            if "127.0.0.1" in self.public_base_url or "localhost" in self.public_base_url:
+                problems.append("TRACETAG_PUBLIC_BASE_URL must be the public https origin")
+            if self.key_passphrase is None:
+                problems.append("TRACETAG_KEY_PASSPHRASE must be set so the key is encrypted")
+            if problems:
+                raise ValueError("production settings: " + "; ".join(problems))
+        return self

@@ -1,0 +1,89 @@
+"""Typed FastAPI dependencies: one place for settings, sessions, keys and callers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from tracetag.accounts.models import ApiKey
+from tracetag.accounts.service import authenticate
+from tracetag.batches.service import Issuer
+from tracetag.config import Settings
+from tracetag.signing.keys import KeyRing
+from tracetag.web.pages import Pages
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session for one request; the route commits, anything left over is rolled back."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+def get_keyring(request: Request) -> KeyRing:
+    keyring: KeyRing = request.app.state.keyring
+    return keyring
+
+
+def get_issuer(request: Request) -> Issuer:
+    issuer: Issuer = request.app.state.issuer
+    return issuer
+
+
+def get_pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]
+IssuerDep = Annotated[Issuer, Depends(get_issuer)]
+PagesDep = Annotated[Pages, Depends(get_pages)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: tt_…")
+
+
+def _caller(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiKey:
+    unauthorized = HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail="missing or invalid API key; send Authorization: Bearer <key>",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if credentials is None:
+        raise unauthorized
+    key = authenticate(session, credentials.credentials)
+    if key is None:
+        raise unauthorized
+    return key
+
+
+def _producer_id(key: Annotated[ApiKey, Depends(_caller)]) -> int:
+    if key.role != "producer" or key.producer_id is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs a producer API key")
+    return key.producer_id
+
+
+def _admin(key: Annotated[ApiKey, Depends(_caller)]) -> ApiKey:
+    if key.role != "admin":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs an admin API key")
+    return key
+
+
+ProducerIdDep = Annotated[int, Depends(_producer_id)]
+AdminDep = Annotated[ApiKey, Depends(_admin)]

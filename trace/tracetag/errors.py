@@ -1,0 +1,48 @@
+"""One exception hierarchy; routes turn these into HTTP answers in one place."""
+
+from __future__ import annotations
+
+
+class TraceError(Exception):
+    """Base class of every error tracetag raises on purpose."""
+
+
+class NotFound(TraceError):
+    """The thing does not exist, or the caller may not see it (the same answer on purpose)."""
+
+
+class Conflict(TraceError):
+    """The request clashes with what is stored (a GTIN or lot already registered)."""
+
+
+class Invalid(TraceError):
+    """Input that passed the schema but breaks a rule; names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class KeyStoreError(TraceError):
+    """A signing key is missing, unreadable, or unsafe on disk."""
+
+
+class VerificationError(TraceError):
+    """A signature or record does not verify; subclasses say why."""
+
+
+class MalformedInput(VerificationError):
+    """The JWS or JWKS is not well-formed."""
+
+
+class UnknownKey(VerificationError):
+    """The JWS names a kid the key set does not have."""
+
+
+class BadSignature(VerificationError):
+    """The signature does not match the signed bytes."""
+
+
+class RecordMismatch(VerificationError):
+    """The signature is valid but the record is not the one asked for."""

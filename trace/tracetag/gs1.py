@@ -1,0 +1,95 @@
+"""GS1 rules: GTIN check digits, AI 10 lots, and GS1 Digital Link URIs.
+
+GS1 General Specifications §7.9.1 (check digit), §7.11 (CSET 82 / Figure 7.11-1),
+GS1 Digital Link URI Syntax 1.2 §6 (path, percent-encoding).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
+
+# GS1 AI encodable character set 82 (Gen Specs Figure 7.11-1).
+CSET82 = frozenset(
+    "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+)
+LOT_MAX = 20
+_GTIN_LENGTHS = (8, 12, 13, 14)
+
+
+class GS1Error(ValueError):
+    """A GS1 value breaks its rule; the message says which and how to fix it."""
+
+
+def gtin_check_digit(body: str) -> int:
+    """Mod-10 check digit for the digits before it (weights 3,1,3,… from the right)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10
+
+
+def normalize_gtin(value: str) -> str:
+    """Validate a GTIN-8/12/13/14 and return it as GTIN-14 (left-padded with zeros)."""
+    value = value.strip()
+    if not value.isascii() or not value.isdigit():
+        raise GS1Error("GTIN must contain digits only")
+    if len(value) not in _GTIN_LENGTHS:
+        raise GS1Error(f"GTIN must have 8, 12, 13 or 14 digits, not {len(value)}")
+    expected = gtin_check_digit(value[:-1])
+    if int(value[-1]) != expected:
+        raise GS1Error(f"wrong GTIN check digit: the last digit should be {expected}")
+    return value.zfill(14)
+
+
+def validate_lot(value: str) -> str:
+    """Check a batch/lot number against GS1 AI 10: 1–20 characters of CSET 82."""
+    if not value:
+        raise GS1Error("lot must not be empty")
+    if len(value) > LOT_MAX:
+        raise GS1Error(f"lot has {len(value)} characters; GS1 allows at most {LOT_MAX}")
+    bad = sorted({ch for ch in value if ch not in CSET82})
+    if bad:
+        shown = " ".join(repr(ch) for ch in bad)
+        raise GS1Error(
+            f"lot contains characters outside the GS1 set: {shown}; "
+            "use letters A–Z/a–z without diacritics, digits and - . / _"
+        )
+    return value
+
+
+def encode_ai_value(value: str) -> str:
+    """Percent-encode an AI value for a Digital Link path: everything but RFC 3986 unreserved."""
+    return quote(value, safe="")
+
+
+def element_string(gtin14: str, lot: str) -> str:
+    """Human-readable GS1 element string, e.g. (01)08930000000017(10)ST25-01."""
+    return f"(01){gtin14}(10){lot}"
+
+
+def digital_link(base_url: str, gtin14: str, lot: str) -> str:
+    """The batch's GS1 Digital Link URI: {base}/01/{gtin14}/10/{lot}."""
+    return f"{base_url.rstrip('/')}/01/{gtin14}/10/{encode_ai_value(lot)}"
+
+
+@dataclass(frozen=True)
+class DigitalLink:
+    gtin: str
+    lot: str
+    origin: str
+
+
+_DL_PATH = re.compile(r"^(?P<prefix>.*?)/01/(?P<gtin>[0-9]+)/10/(?P<lot>[^/?#]+)/?$")
+
+
+def parse_digital_link(uri: str) -> DigitalLink:
+    """Parse a batch Digital Link URI back to a validated GTIN-14 and lot."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise GS1Error("not an http(s) URI")
+    match = _DL_PATH.match(parts.path)
+    if not match:
+        raise GS1Error("the path has no /01/{GTIN}/10/{lot}")
+    gtin = normalize_gtin(match["gtin"])
+    lot = validate_lot(unquote(match["lot"]))
+    return DigitalLink(gtin=gtin, lot=lot, origin=f"{parts.scheme}://{parts.netloc}")

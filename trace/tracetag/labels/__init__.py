@@ -1,0 +1,1 @@
+"""QR matrices and label output."""

@@ -1,0 +1,1 @@
+"""Producers (OCOP "chủ thể"): who makes the product."""

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tracetag.db import Base, UTCDateTime, utcnow
+
+PRODUCER_KINDS = ("enterprise", "cooperative", "cooperative_group", "household")
+
+
+class Producer(Base):
+    __tablename__ = "producers"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('enterprise', 'cooperative', 'cooperative_group', 'household')",
+            name="kind",
+        ),
+        CheckConstraint("ocop_stars IS NULL OR ocop_stars BETWEEN 1 AND 5", name="ocop_stars"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    registration_code: Mapped[str] = mapped_column(String(40), unique=True)
+    address_line: Mapped[str] = mapped_column(String(300))
+    commune: Mapped[str] = mapped_column(String(100))
+    district: Mapped[str | None] = mapped_column(String(100))
+    province: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(200))
+    ocop_stars: Mapped[int | None] = mapped_column(Integer)
+    ocop_certificate_no: Mapped[str | None] = mapped_column(String(80))
+    ocop_issuer: Mapped[str | None] = mapped_column(String(200))
+    ocop_issued_on: Mapped[date | None] = mapped_column(Date)
+    ocop_expires_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from tracetag.fields import Email, Name, Phone, ShortText
+
+ProducerKind = Literal["enterprise", "cooperative", "cooperative_group", "household"]
+OCOP_VALIDITY_MONTHS = 36
+
+
+def add_months(day: date, months: int) -> date:
+    """Same day `months` later, clamped to the month's end (29/02 + 36 months → 28/02)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, candidate))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+class OcopRating(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stars: int = Field(ge=1, le=5)
+    certificate_no: ShortText
+    issuer: Name
+    issued_on: date
+    expires_on: date | None = Field(
+        default=None, description="Defaults to 36 months after issued_on."
+    )
+
+    @field_validator("expires_on")
+    @classmethod
+    def _within_validity(cls, value: date | None, info: ValidationInfo) -> date | None:
+        issued = info.data.get("issued_on")
+        if value is None or issued is None:
+            return value
+        if value <= issued:
+            raise ValueError("expires_on must be after issued_on")
+        if value > add_months(issued, OCOP_VALIDITY_MONTHS):
+            raise ValueError("an OCOP certificate is valid for at most 36 months")
+        return value
+
+    def expiry(self) -> date:
+        return self.expires_on or add_months(self.issued_on, OCOP_VALIDITY_MONTHS)
+
+
+class ProducerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ProducerKind
+    name: Name
+    registration_code: str = Field(
+        min_length=3, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]*$"
+    )
+    address_line: Name
+    commune: ShortText
+    district: ShortText | None = Field(
+        default=None, description="Optional: the 2025 reform removed the district level."
+    )
+    province: ShortText
+    phone: Phone | None = None
+    email: Email | None = None
+    ocop: OcopRating | None = None
+
+
+class OcopOut(BaseModel):
+    stars: int
+    certificate_no: str
+    issuer: str
+    issued_on: date
+    expires_on: date
+
+
+class ProducerOut(BaseModel):
+    id: int
+    kind: ProducerKind
+    name: str
+    registration_code: str
+    address_line: str
+    commune: str
+    district: str | None
+    province: str
+    phone: str | None
+    email: str | None
+    ocop: OcopOut | None
+
+
+class ApiKeyOut(BaseModel):
+    id: int
+    role: str
+    producer_id: int | None
+    prefix: str
+    api_key: str = Field(description="Shown only now; store it safely.")

@@ -1,0 +1,1 @@
+"""Products: what a producer makes, with GTIN, category and image."""

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from tracetag.fields import LongText, Name, ShortText
+from tracetag.gs1 import normalize_gtin
+from tracetag.products.categories import CategoryCode
+
+Gtin = Annotated[
+    str,
+    Field(description="GTIN-8, -12, -13 or -14; stored as GTIN-14.", examples=["8930000000017"]),
+    AfterValidator(normalize_gtin),
+]
+
+
+class ProductCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    brand: Name | None = None
+    gtin: Gtin
+    category: CategoryCode
+    characteristics: LongText = ""
+    unit: ShortText
+    standards: list[ShortText] = Field(default_factory=list, max_length=20)
+
+
+class ProductOut(BaseModel):
+    id: int
+    producer_id: int
+    name: str
+    brand: str | None
+    gtin: str
+    category: str
+    category_name: str
+    characteristics: str
+    unit: str
+    standards: list[str]
+    image_sha256: str | None

@@ -1,0 +1,84 @@
+"""Compact JWS (RFC 7515) with EdDSA/Ed25519 (RFC 8037) over RFC 8785 canonical JSON.
+
+Sign once, store the exact compact string, and verify that string: the payload bytes inside it
+are the record; nothing is re-serialized to verify.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from tracetag.errors import BadSignature, MalformedInput, UnknownKey
+from tracetag.signing.jwk import b64url, b64url_decode, thumbprint
+
+RECORD_TYP = "tracetag-record+jws"
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 (JCS) bytes of a JSON value."""
+    return rfc8785.dumps(value)
+
+
+def sign_compact(payload: Any, key: Ed25519PrivateKey, typ: str = RECORD_TYP) -> str:
+    """Sign a JSON value: protected header and payload are both JCS, then base64url."""
+    header = {"alg": "EdDSA", "kid": thumbprint(key.public_key()), "typ": typ}
+    signing_input = b64url(canonical_json(header)) + "." + b64url(canonical_json(payload))
+    signature = key.sign(signing_input.encode("ascii"))
+    return signing_input + "." + b64url(signature)
+
+
+@dataclass(frozen=True)
+class VerifiedJWS:
+    header: dict[str, Any]
+    payload_bytes: bytes
+    payload: Any
+    kid: str
+
+
+def parse_compact(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+    """Split and decode a compact JWS; returns (header, payload bytes, signing input, sig)."""
+    token = token.strip()
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        raise MalformedInput("a compact JWS has three non-empty base64url parts")
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedInput("the JWS header is not JSON") from exc
+    if not isinstance(header, dict):
+        raise MalformedInput("the JWS header is not a JSON object")
+    payload = b64url_decode(parts[1])
+    signature = b64url_decode(parts[2])
+    return header, payload, (parts[0] + "." + parts[1]).encode("ascii"), signature
+
+
+def verify_compact(token: str, keys: dict[str, Ed25519PublicKey]) -> VerifiedJWS:
+    """Verify a compact JWS against keys by kid; raises a VerificationError subclass."""
+    header, payload_bytes, signing_input, signature = parse_compact(token)
+    if header.get("alg") != "EdDSA":
+        raise MalformedInput(f"unsupported alg {header.get('alg')!r}; expected 'EdDSA'")
+    if set(header.get("crit", [])):
+        raise MalformedInput("the JWS has critical header parameters this verifier does not know")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise MalformedInput("the JWS header has no kid")
+    key = keys.get(kid)
+    if key is None:
+        raise UnknownKey(f"key id {kid} is not in the key set")
+    if len(signature) != 64:
+        raise BadSignature("an Ed25519 signature is 64 bytes")
+    try:
+        key.verify(signature, signing_input)
+    except InvalidSignature as exc:
+        raise BadSignature("the signature does not match the signed data") from exc
+    try:
+        payload = json.loads(payload_bytes)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedInput("the signed payload is not JSON") from exc
+    return VerifiedJWS(header=header, payload_bytes=payload_bytes, payload=payload, kid=kid)

@@ -1,0 +1,1 @@
+"""Page routes: the public verification pages."""
