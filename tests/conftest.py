@@ -87,9 +87,7 @@ def issuer(keyring: KeyRing) -> Issuer:
 
 
 @pytest.fixture
-def app(
-    settings: Settings, session_factory: sessionmaker[Session], keyring: KeyRing
-) -> FastAPI:
+def app(settings: Settings, session_factory: sessionmaker[Session], keyring: KeyRing) -> FastAPI:
     return create_app(settings, session_factory=session_factory, keyring=keyring)
 
 

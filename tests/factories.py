@@ -128,5 +128,3 @@ def producer_with_key(session: Session, **overrides: Any) -> ProducerAuth:
     producer = make_producer(session, **overrides)
     _row, token = create_key(session, role="producer", producer_id=producer.id, label="test")
     return ProducerAuth(producer=producer, token=token)
-
-

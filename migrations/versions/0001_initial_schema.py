@@ -44,9 +44,7 @@ def upgrade() -> None:
             name=op.f("ck_producers_ocop_stars"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_producers")),
-        sa.UniqueConstraint(
-            "registration_code", name=op.f("uq_producers_registration_code")
-        ),
+        sa.UniqueConstraint("registration_code", name=op.f("uq_producers_registration_code")),
     )
     op.create_table(
         "product_images",
@@ -72,9 +70,7 @@ def upgrade() -> None:
             "(role = 'admin' AND producer_id IS NULL) OR (role = 'producer' AND producer_id IS NOT NULL)",
             name=op.f("ck_api_keys_role_producer"),
         ),
-        sa.CheckConstraint(
-            "role IN ('admin', 'producer')", name=op.f("ck_api_keys_role")
-        ),
+        sa.CheckConstraint("role IN ('admin', 'producer')", name=op.f("ck_api_keys_role")),
         sa.ForeignKeyConstraint(
             ["producer_id"],
             ["producers.id"],
@@ -85,9 +81,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
     )
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_api_keys_producer_id"), ["producer_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_api_keys_producer_id"), ["producer_id"], unique=False)
 
     op.create_table(
         "products",
@@ -118,9 +112,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("gtin", name=op.f("uq_products_gtin")),
     )
     with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_products_producer_id"), ["producer_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_products_producer_id"), ["producer_id"], unique=False)
 
     op.create_table(
         "batches",
@@ -142,12 +134,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("recall_reason", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('active', 'recalled')", name=op.f("ck_batches_status")
-        ),
-        sa.CheckConstraint(
-            "expiry_date >= production_date", name=op.f("ck_batches_dates")
-        ),
+        sa.CheckConstraint("status IN ('active', 'recalled')", name=op.f("ck_batches_status")),
+        sa.CheckConstraint("expiry_date >= production_date", name=op.f("ck_batches_dates")),
         sa.CheckConstraint("price_vnd >= 0", name=op.f("ck_batches_price_vnd")),
         sa.ForeignKeyConstraint(
             ["product_id"],
@@ -156,9 +144,7 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_batches")),
-        sa.UniqueConstraint(
-            "product_id", "lot", name=op.f("uq_batches_product_id_lot")
-        ),
+        sa.UniqueConstraint("product_id", "lot", name=op.f("uq_batches_product_id_lot")),
     )
     op.create_table(
         "signed_records",
@@ -178,15 +164,11 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signed_records")),
-        sa.UniqueConstraint(
-            "batch_id", "version", name=op.f("uq_signed_records_batch_id_version")
-        ),
+        sa.UniqueConstraint("batch_id", "version", name=op.f("uq_signed_records_batch_id_version")),
         sa.UniqueConstraint("record_hash", name=op.f("uq_signed_records_record_hash")),
     )
     with op.batch_alter_table("signed_records", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_signed_records_batch_id"), ["batch_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_signed_records_batch_id"), ["batch_id"], unique=False)
 
 
 def downgrade() -> None:

@@ -17,7 +17,9 @@ def _create_product(client: TestClient, auth: factories.ProducerAuth, **kw: obje
     return r.json()
 
 
-def _create_batch(client: TestClient, auth: factories.ProducerAuth, product_id: int, **kw: object) -> dict:
+def _create_batch(
+    client: TestClient, auth: factories.ProducerAuth, product_id: int, **kw: object
+) -> dict:
     r = client.post(
         "/api/v1/batches", json=factories.batch_data(product_id, **kw), headers=auth.headers
     )
@@ -137,11 +139,17 @@ def test_other_producers_resources_are_404(
         f"/api/v1/batches/{batch['id']}/corrections", json={"note": "x", "price_vnd": 1}, headers=h
     )
     assert r.status_code == 404
-    assert client.post(f"/api/v1/batches/{batch['id']}/recall", json={"reason": "x"}, headers=h).status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/batches/{batch['id']}/recall", json={"reason": "x"}, headers=h
+        ).status_code
+        == 404
+    )
     # the same answer as for an id that does not exist at all
-    assert client.get("/api/v1/batches/999999", headers=h).json() == client.get(
-        f"/api/v1/batches/{batch['id']}", headers=h
-    ).json()
+    assert (
+        client.get("/api/v1/batches/999999", headers=h).json()
+        == client.get(f"/api/v1/batches/{batch['id']}", headers=h).json()
+    )
     # a batch cannot be registered on someone else's product
     r = client.post("/api/v1/batches", json=factories.batch_data(product["id"]), headers=h)
     assert r.status_code == 422

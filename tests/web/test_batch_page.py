@@ -76,7 +76,9 @@ def test_page_flags_a_forged_signature(
     head, payload, sig = record.jws.split(".")
     forged_sig = ("A" if sig[0] != "A" else "B") + sig[1:]
     session.execute(
-        update(SignedRecord).where(SignedRecord.id == record.id).values(jws=f"{head}.{payload}.{forged_sig}")
+        update(SignedRecord)
+        .where(SignedRecord.id == record.id)
+        .values(jws=f"{head}.{payload}.{forged_sig}")
     )
     session.commit()
     data = client.get(_page_path(batch), headers={"Accept": "application/json"}).json()
@@ -153,12 +155,17 @@ def test_unknown_code_gets_a_plain_404_page(client: TestClient) -> None:
         r = client.get(path)
         assert r.status_code == 404, path
         assert "text/html" in r.headers["content-type"]
-    assert client.get("/01/08930000000017/10/NOPE", headers={"Accept": "application/json"}).json()[
-        "detail"
-    ] == "not a registered code"
+    assert (
+        client.get("/01/08930000000017/10/NOPE", headers={"Accept": "application/json"}).json()[
+            "detail"
+        ]
+        == "not a registered code"
+    )
 
 
-def test_gtin13_link_redirects_to_gtin14(client: TestClient, session: Session, issuer: Issuer) -> None:
+def test_gtin13_link_redirects_to_gtin14(
+    client: TestClient, session: Session, issuer: Issuer
+) -> None:
     batch = _setup(session, issuer)
     session.commit()
     r = client.get(f"/01/{batch.product.gtin[1:]}/10/{batch.lot}", follow_redirects=False)
@@ -199,7 +206,9 @@ def test_security_headers_on_pages(client: TestClient) -> None:
 
 
 def test_lookup_form_redirects_to_the_digital_link(client: TestClient) -> None:
-    r = client.get("/lookup", params={"gtin": "8930000000019", "lot": "A/1"}, follow_redirects=False)
+    r = client.get(
+        "/lookup", params={"gtin": "8930000000019", "lot": "A/1"}, follow_redirects=False
+    )
     assert r.status_code == 303
     assert r.headers["location"].startswith("/01/08930000000019/10/A%2F1")
 

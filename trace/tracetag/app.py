@@ -150,9 +150,7 @@ def create_app(
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.database_url))
     if keyring is None:
-        passphrase = (
-            settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
-        )
+        passphrase = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
         keyring = KeyRing.load(settings.keys_dir, passphrase, settings.signing_kid)
 
     app = FastAPI(

@@ -96,7 +96,9 @@ def keys_generate(
         typer.echo("a signing key exists; nothing to do")
         return
     kid = generate_key(settings.keys_dir, _passphrase(settings))
-    state = "encrypted" if settings.key_passphrase else "NOT encrypted (set TRACETAG_KEY_PASSPHRASE)"
+    state = (
+        "encrypted" if settings.key_passphrase else "NOT encrypted (set TRACETAG_KEY_PASSPHRASE)"
+    )
     typer.echo(f"created key {kid} in {settings.keys_dir} ({state})")
 
 
@@ -110,9 +112,7 @@ def keys_list() -> None:
     if not infos:
         typer.echo(f"no keys in {settings.keys_dir}; run: tracetag keys generate")
         return
-    signing = settings.signing_kid or next(
-        (k.kid for k in reversed(infos) if k.has_private), None
-    )
+    signing = settings.signing_kid or next((k.kid for k in reversed(infos) if k.has_private), None)
     for info in infos:
         kind = "private+public" if info.has_private else "public only"
         flags = [kind]
@@ -255,3 +255,7 @@ def main() -> None:
     except TraceError as exc:  # last resort: a clear line, not a traceback
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -87,3 +87,6 @@ def _admin(key: Annotated[ApiKey, Depends(_caller)]) -> ApiKey:
 
 ProducerIdDep = Annotated[int, Depends(_producer_id)]
 AdminDep = Annotated[ApiKey, Depends(_admin)]
+
+# Database ids are 32-bit on both backends; larger numbers cannot name anything.
+ResourceId = Annotated[int, Path(ge=1, le=2_147_483_647)]

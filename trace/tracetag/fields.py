@@ -41,6 +41,4 @@ LongText = Annotated[
     str, Field(max_length=4000), AfterValidator(_nfc), AfterValidator(_no_control_chars)
 ]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9 .()-]{6,30}$", max_length=30)]
-Email = Annotated[
-    str, Field(pattern=r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}$", max_length=200)
-]
+Email = Annotated[str, Field(pattern=r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}$", max_length=200)]

@@ -31,6 +31,8 @@ def gtin_check_digit(body: str) -> int:
 def normalize_gtin(value: str) -> str:
     """Validate a GTIN-8/12/13/14 and return it as GTIN-14 (left-padded with zeros)."""
     value = value.strip()
+    if not value:
+        raise GS1Error("GTIN is empty")
     if not value.isascii() or not value.isdigit():
         raise GS1Error("GTIN must contain digits only")
     if len(value) not in _GTIN_LENGTHS:

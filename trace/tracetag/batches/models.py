@@ -60,9 +60,7 @@ class SignedRecord(Base):
     __table_args__ = (UniqueConstraint("batch_id", "version"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    batch_id: Mapped[int] = mapped_column(
-        ForeignKey("batches.id", ondelete="RESTRICT"), index=True
-    )
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="RESTRICT"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     jws: Mapped[str] = mapped_column(Text)
     record_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -18,7 +18,7 @@ from tracetag.batches.schemas import (
     RecordVersionOut,
     Stage,
 )
-from tracetag.deps import IssuerDep, ProducerIdDep, SessionDep, SettingsDep
+from tracetag.deps import IssuerDep, ProducerIdDep, ResourceId, SessionDep, SettingsDep
 from tracetag.gs1 import digital_link
 from tracetag.labels.qr import ErrorLevel, render_png, render_svg
 
@@ -49,7 +49,7 @@ def to_out(session: Session, batch: Batch, base_url: str) -> BatchOut:
             lng=batch.origin_lng,
         ),
         stages=[Stage.model_validate(s) for s in batch.stages],
-        status=batch.status,  # type: ignore[arg-type]
+        status=batch.status,
         recall_reason=batch.recall_reason,
         digital_link=digital_link(base_url, batch.product.gtin, batch.lot),
         current_version=records[-1].version,
@@ -94,7 +94,7 @@ def list_batches(
 
 @router.get("/{batch_id}", response_model=BatchOut)
 def get_batch(
-    batch_id: int, session: SessionDep, producer_id: ProducerIdDep, settings: SettingsDep
+    batch_id: ResourceId, session: SessionDep, producer_id: ProducerIdDep, settings: SettingsDep
 ) -> BatchOut:
     batch = service.get_batch(session, producer_id=producer_id, batch_id=batch_id)
     return to_out(session, batch, settings.public_base_url)
@@ -102,7 +102,7 @@ def get_batch(
 
 @router.post("/{batch_id}/corrections", response_model=BatchOut)
 def correct_batch(
-    batch_id: int,
+    batch_id: ResourceId,
     data: BatchCorrection,
     session: SessionDep,
     producer_id: ProducerIdDep,
@@ -118,7 +118,7 @@ def correct_batch(
 
 @router.post("/{batch_id}/recall", response_model=BatchOut)
 def recall_batch(
-    batch_id: int,
+    batch_id: ResourceId,
     data: Recall,
     session: SessionDep,
     producer_id: ProducerIdDep,
@@ -138,7 +138,7 @@ def recall_batch(
     responses={200: {"content": {"image/png": {}}}},
 )
 def batch_qr_png(
-    batch_id: int,
+    batch_id: ResourceId,
     session: SessionDep,
     producer_id: ProducerIdDep,
     settings: SettingsDep,
@@ -161,7 +161,7 @@ def batch_qr_png(
     responses={200: {"content": {"image/svg+xml": {}}}},
 )
 def batch_qr_svg(
-    batch_id: int,
+    batch_id: ResourceId,
     session: SessionDep,
     producer_id: ProducerIdDep,
     settings: SettingsDep,

@@ -73,7 +73,7 @@ def _check_dates(production: date | None, expiry: date | None) -> None:
 class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_id: StrictInt
+    product_id: Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
     lot: Lot
     quantity: Quantity
     quantity_unit: ShortText

@@ -49,7 +49,9 @@ def _apply_origin(batch: Batch, origin: Origin) -> None:
     batch.origin_lng = origin.lng
 
 
-def sign_version(session: Session, *, batch: Batch, issuer: Issuer, note: str | None) -> SignedRecord:
+def sign_version(
+    session: Session, *, batch: Batch, issuer: Issuer, note: str | None
+) -> SignedRecord:
     """Sign the batch's current rows as its next record version, chained to the last one."""
     last = latest_record(session, batch.id)
     version = 1 if last is None else last.version + 1
@@ -80,9 +82,7 @@ def sign_version(session: Session, *, batch: Batch, issuer: Issuer, note: str | 
     return row
 
 
-def create_batch(
-    session: Session, *, producer_id: int, data: BatchCreate, issuer: Issuer
-) -> Batch:
+def create_batch(session: Session, *, producer_id: int, data: BatchCreate, issuer: Issuer) -> Batch:
     product = session.get(Product, data.product_id)
     if product is None or product.producer_id != producer_id:
         raise Invalid("product_id", "no such product for this producer")
@@ -142,9 +142,7 @@ def recall_batch(session: Session, *, batch: Batch, reason: str, issuer: Issuer)
     return sign_version(session, batch=batch, issuer=issuer, note=reason)
 
 
-def resign_product_batches(
-    session: Session, *, product: Product, issuer: Issuer, note: str
-) -> int:
+def resign_product_batches(session: Session, *, product: Product, issuer: Issuer, note: str) -> int:
     """Product data changed: sign a new version of every batch of it, so pages stay true."""
     batches = session.scalars(select(Batch).where(Batch.product_id == product.id)).all()
     for batch in batches:
@@ -161,12 +159,7 @@ def get_batch(session: Session, *, producer_id: int, batch_id: int) -> Batch:
 
 
 def list_batches(session: Session, *, producer_id: int) -> list[Batch]:
-    stmt = (
-        select(Batch)
-        .join(Product)
-        .where(Product.producer_id == producer_id)
-        .order_by(Batch.id)
-    )
+    stmt = select(Batch).join(Product).where(Product.producer_id == producer_id).order_by(Batch.id)
     return list(session.scalars(stmt))
 
 
@@ -195,9 +188,7 @@ def latest_record(session: Session, batch_id: int) -> SignedRecord | None:
 
 def records_of(session: Session, batch_id: int) -> list[SignedRecord]:
     stmt = (
-        select(SignedRecord)
-        .where(SignedRecord.batch_id == batch_id)
-        .order_by(SignedRecord.version)
+        select(SignedRecord).where(SignedRecord.batch_id == batch_id).order_by(SignedRecord.version)
     )
     return list(session.scalars(stmt))
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from tracetag.accounts.service import create_key
-from tracetag.deps import AdminDep, ProducerIdDep, SessionDep
+from tracetag.deps import AdminDep, ProducerIdDep, ResourceId, SessionDep
 from tracetag.producers import service
 from tracetag.producers.schemas import ApiKeyOut, ProducerCreate, ProducerOut
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 
-@router.post(
-    "/admin/producers", status_code=status.HTTP_201_CREATED, response_model=ProducerOut
-)
+@router.post("/admin/producers", status_code=status.HTTP_201_CREATED, response_model=ProducerOut)
 def create_producer(data: ProducerCreate, session: SessionDep, _: AdminDep) -> ProducerOut:
     producer = service.create_producer(session, data=data)
     session.commit()
@@ -31,7 +29,7 @@ def list_producers(session: SessionDep, _: AdminDep) -> list[ProducerOut]:
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyOut,
 )
-def issue_producer_key(producer_id: int, session: SessionDep, _: AdminDep) -> ApiKeyOut:
+def issue_producer_key(producer_id: ResourceId, session: SessionDep, _: AdminDep) -> ApiKeyOut:
     """Issue an API key for a producer; the key is shown only in this answer."""
     producer = service.get_producer(session, producer_id)
     row, token = create_key(session, role="producer", producer_id=producer.id, label="api")

@@ -61,7 +61,7 @@ def to_out(p: Producer) -> ProducerOut:
         )
     return ProducerOut(
         id=p.id,
-        kind=p.kind,  # type: ignore[arg-type]
+        kind=p.kind,
         name=p.name,
         registration_code=p.registration_code,
         address_line=p.address_line,

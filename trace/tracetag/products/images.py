@@ -29,9 +29,7 @@ def clean_image(raw: bytes, *, max_bytes: int, max_side: int) -> CleanImage:
     if len(raw) == 0:
         raise Invalid("file", "the file is empty")
     if len(raw) > max_bytes:
-        raise Invalid(
-            "file", f"the image is {len(raw):,} bytes; the limit is {max_bytes:,} bytes"
-        )
+        raise Invalid("file", f"the image is {len(raw):,} bytes; the limit is {max_bytes:,} bytes")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -39,14 +37,19 @@ def clean_image(raw: bytes, *, max_bytes: int, max_side: int) -> CleanImage:
                 if probe.width * probe.height > MAX_PIXELS:
                     raise Invalid("file", "the image has too many pixels")
                 probe.verify()
-            with Image.open(io.BytesIO(raw)) as img:
-                img.load()
-                img = ImageOps.exif_transpose(img)
-                img = img.convert("RGB")
+            with Image.open(io.BytesIO(raw)) as opened:
+                opened.load()
+                img = ImageOps.exif_transpose(opened).convert("RGB")
     except Invalid:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise Invalid("file", "not an image Pillow can read (use JPEG, PNG or WebP)") from exc
     img.thumbnail((max_side, max_side))
     out = io.BytesIO()

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile, status
 
 from tracetag.batches.service import resign_product_batches
-from tracetag.deps import IssuerDep, ProducerIdDep, SessionDep, SettingsDep
+from tracetag.deps import IssuerDep, ProducerIdDep, ResourceId, SessionDep, SettingsDep
 from tracetag.errors import Invalid
 from tracetag.products import service
 from tracetag.products.images import clean_image
@@ -31,7 +31,9 @@ def list_products(session: SessionDep, producer_id: ProducerIdDep) -> list[Produ
 
 
 @router.get("/{product_id}", response_model=ProductOut)
-def get_product(product_id: int, session: SessionDep, producer_id: ProducerIdDep) -> ProductOut:
+def get_product(
+    product_id: ResourceId, session: SessionDep, producer_id: ProducerIdDep
+) -> ProductOut:
     return service.to_out(
         service.get_product(session, producer_id=producer_id, product_id=product_id)
     )
@@ -39,7 +41,7 @@ def get_product(product_id: int, session: SessionDep, producer_id: ProducerIdDep
 
 @router.put("/{product_id}/image", response_model=ProductOut)
 def upload_image(
-    product_id: int,
+    product_id: ResourceId,
     file: Annotated[UploadFile, File(description="JPEG, PNG or WebP; re-encoded as JPEG.")],
     session: SessionDep,
     producer_id: ProducerIdDep,

@@ -41,8 +41,7 @@ def _check_private_mode(path: Path) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise KeyStoreError(
-            f"{path} is readable by group or others (mode {mode:o}); "
-            f"run: chmod 600 {path}"
+            f"{path} is readable by group or others (mode {mode:o}); run: chmod 600 {path}"
         )
 
 

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
 
@@ -21,6 +21,8 @@ from tracetag.products.service import get_image
 from tracetag.signing.jwk import jwks_document
 
 router = APIRouter()
+
+Sha256Hex = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="SHA-256, lowercase hex")]
 
 JSON_TYPES = ("application/json", "application/ld+json")
 
@@ -48,15 +50,15 @@ def render_page(
         **context,
     )
     return HTMLResponse(
-        html, status_code=status_code, headers={"Content-Language": lang, "Vary": "Accept, Accept-Language"}
+        html,
+        status_code=status_code,
+        headers={"Content-Language": lang, "Vary": "Accept, Accept-Language"},
     )
 
 
 def not_found_page(request: Request, pages: Any, code: str | None) -> Response:
     if wants_json(request):
-        return JSONResponse(
-            {"detail": "not a registered code", "code": code}, status_code=404
-        )
+        return JSONResponse({"detail": "not a registered code", "code": code}, status_code=404)
     return render_page(request, pages, "not_found.html", status_code=404, code=code)
 
 
@@ -79,7 +81,7 @@ def jwks(keyring: KeyRingDep) -> JSONResponse:
 
 
 @router.get("/records/{record_hash}.jws", tags=["public"], response_class=Response)
-def raw_record(record_hash: str, session: SessionDep) -> Response:
+def raw_record(record_hash: Sha256Hex, session: SessionDep) -> Response:
     """The exact signed record (compact JWS), by the SHA-256 of its bytes."""
     row = session.scalar(select(SignedRecord).where(SignedRecord.record_hash == record_hash))
     if row is None:
@@ -92,7 +94,7 @@ def raw_record(record_hash: str, session: SessionDep) -> Response:
 
 
 @router.get("/media/{sha256}", tags=["public"], response_class=Response)
-def image(sha256: str, session: SessionDep) -> Response:
+def image(sha256: Sha256Hex, session: SessionDep) -> Response:
     try:
         row = get_image(session, sha256)
     except NotFound:
@@ -155,15 +157,13 @@ def batch_page(
 
     versions = records_of(session, batch.id)
     latest = versions[-1]
-    record = latest if version is None else next(
-        (r for r in versions if r.version == version), None
+    record = (
+        latest if version is None else next((r for r in versions if r.version == version), None)
     )
     if record is None:
         return not_found_page(request, pages, f"{code} v{version}")
     is_current = record.version == latest.version
-    verdict = check_record(
-        session, batch=batch, record=record, keyring=keyring, current=is_current
-    )
+    verdict = check_record(session, batch=batch, record=record, keyring=keyring, current=is_current)
     data: dict[str, Any]
     if is_current:
         data = record_content(batch)

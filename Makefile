@@ -1,0 +1,48 @@
+# tracetag: `make run` sets up and serves; `make test` runs lint and the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test lint format bench i18n-extract clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tracetag needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps: reinstall only when pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/tracetag db upgrade
+	$(BIN)/tracetag keys generate --if-missing
+	$(BIN)/tracetag demo
+	$(BIN)/tracetag serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check trace tests migrations
+	$(BIN)/ruff format --check trace tests migrations
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff check --fix trace tests migrations
+	$(BIN)/ruff format trace tests migrations
+
+# Refresh the message catalogs after changing strings in templates or code.
+i18n-extract: $(VENV)/.installed-test
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d trace/tracetag/locale --no-fuzzy-matching --omit-header
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

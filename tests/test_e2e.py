@@ -1,0 +1,140 @@
+"""The real thing: migrate, make a key, load the demo, serve, and verify from outside."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.databases import backends, fresh_database
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tracetag(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tracetag.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module", params=backends())
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str], str]]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    keys = tmp_path_factory.mktemp("e2e-keys")
+    with fresh_database(request.param, migrate=False) as url:
+        env = {
+            **os.environ,
+            "TRACETAG_DATABASE_URL": url,
+            "TRACETAG_KEYS_DIR": str(keys),
+            "TRACETAG_PUBLIC_BASE_URL": base,
+            "TRACETAG_KEY_PASSPHRASE": "e2e passphrase",
+        }
+        for args in (("db", "upgrade"), ("keys", "generate", "--if-missing")):
+            step = _tracetag(env, *args)
+            assert step.returncode == 0, step.stderr
+        demo = _tracetag(env, "demo")
+        assert demo.returncode == 0, demo.stderr
+        page_url = next(
+            line.split()[-1] for line in demo.stdout.splitlines() if "demo batch page" in line
+        )
+        log_path = tmp_path_factory.mktemp("e2e-log") / "server.log"
+        log = log_path.open("wb")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tracetag.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert server.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+            yield page_url, env, demo.stdout
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+            log.close()
+
+
+def test_demo_page_is_served_with_a_valid_signature(
+    served: tuple[str, dict[str, str], str],
+) -> None:
+    page_url, _env, stdout = served
+    assert "admin API key:    tt_" in stdout
+    html = httpx.get(page_url, headers={"Accept-Language": "vi"}).text
+    assert "Gạo ST25 Thạnh Phú" in html
+    assert "chữ ký số hợp lệ" in html
+    assert "185.000\xa0₫" in html
+
+
+def test_verify_url_online_exit_0(served: tuple[str, dict[str, str], str], tmp_path: Path) -> None:
+    page_url, env, _ = served
+    result = _tracetag(env, "verify", page_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "VALID" in result.stdout
+    # and with a JWKS file kept by the inspector
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(httpx.get(page_url.split("/01/")[0] + "/.well-known/jwks.json").text)
+    result = _tracetag(env, "verify", page_url, "--jwks", str(jwks))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_verify_unknown_code_exit_1(served: tuple[str, dict[str, str], str]) -> None:
+    page_url, env, _ = served
+    unknown = page_url.rsplit("/", 1)[0] + "/NO-SUCH-LOT"
+    result = _tracetag(env, "verify", unknown)
+    assert result.returncode == 1
+    assert "not registered" in result.stdout
+
+
+def test_demo_is_loaded_once_and_prints_a_new_key(served: tuple[str, dict[str, str], str]) -> None:
+    page_url, env, first = served
+    again = _tracetag(env, "demo")
+    assert again.returncode == 0
+    assert "demo data loaded" not in again.stdout
+    assert page_url in again.stdout
+    old_key = next(line.split()[-1] for line in first.splitlines() if "admin API key" in line)
+    new_key = next(
+        line.split()[-1] for line in again.stdout.splitlines() if "admin API key" in line
+    )
+    assert old_key != new_key
+    base = page_url.split("/01/")[0]
+    assert (
+        httpx.get(
+            base + "/api/v1/admin/producers", headers={"Authorization": f"Bearer {old_key}"}
+        ).status_code
+        == 401
+    )
+    assert (
+        httpx.get(
+            base + "/api/v1/admin/producers", headers={"Authorization": f"Bearer {new_key}"}
+        ).status_code
+        == 200
+    )

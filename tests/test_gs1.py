@@ -1,0 +1,97 @@
+"""GS1 rules, checked against biip where it has an opinion."""
+
+from __future__ import annotations
+
+import biip
+import pytest
+
+from tracetag.gs1 import (
+    GS1Error,
+    digital_link,
+    gtin_check_digit,
+    normalize_gtin,
+    parse_digital_link,
+    validate_lot,
+)
+
+
+@pytest.mark.parametrize(
+    ("given", "gtin14"),
+    [
+        ("96385074", "00000096385074"),  # GTIN-8
+        ("036000291452", "00036000291452"),  # GTIN-12 (UPC-A)
+        ("8935049500063", "08935049500063"),  # GTIN-13
+        ("18935049500060", "18935049500060"),  # GTIN-14
+    ],
+)
+def test_valid_gtins_become_gtin14_and_biip_agrees(given: str, gtin14: str) -> None:
+    assert normalize_gtin(given) == gtin14
+    parsed = biip.parse(given)
+    assert parsed.gtin is not None and parsed.gtin.value.zfill(14) == gtin14
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("8935049500064", "check digit"),
+        ("893504950006", "check digit"),
+        ("12345", "8, 12, 13 or 14 digits"),
+        ("89350495000６3", "digits only"),
+        ("", "empty"),
+        ("8935049-00063", "digits only"),
+    ],
+)
+def test_bad_gtins(given: str, message: str) -> None:
+    with pytest.raises(GS1Error, match=message):
+        normalize_gtin(given)
+
+
+def test_check_digit_matches_biip_on_many_numbers() -> None:
+    for n in range(0, 10_000_000, 7_919):
+        body = f"893{n:09d}"
+        gtin = body + str(gtin_check_digit(body))
+        assert biip.parse(gtin).gtin_error is None, gtin
+
+
+@pytest.mark.parametrize("lot", ["A", "ST25-2026/11", "x" * 20, "!\"%&'()*+,-./:;<=>?_"])
+def test_lot_in_cset82(lot: str) -> None:
+    assert validate_lot(lot) == lot
+
+
+@pytest.mark.parametrize(
+    ("lot", "message"),
+    [
+        ("", "empty"),
+        ("x" * 21, "at most 20"),
+        ("Lô 1", "outside the GS1 set"),
+        ("A#1", "'#'"),
+        ("A~", "'~'"),
+    ],
+)
+def test_lot_outside_rules(lot: str, message: str) -> None:
+    with pytest.raises(GS1Error, match=message):
+        validate_lot(lot)
+
+
+@pytest.mark.parametrize("lot", ["ST25-2611-01", "A/B", "50%", "a b".replace(" ", "+"), "(x)*'!"])
+def test_digital_link_roundtrips_through_biip(lot: str) -> None:
+    gtin = "08935049500063"
+    uri = digital_link("https://tracetag.test", gtin, lot)
+    parsed = biip.parse(uri)
+    assert parsed.gs1_digital_link_uri_error is None
+    dl = parsed.gs1_digital_link_uri
+    assert dl is not None
+    values = {e.ai.ai: e.value for e in dl.element_strings}
+    assert values == {"01": gtin, "10": lot}
+    assert parse_digital_link(uri).lot == lot
+    assert parse_digital_link(uri).gtin == gtin
+
+
+def test_parse_digital_link_rejects_junk() -> None:
+    for uri in (
+        "ftp://x/01/08935049500063/10/A",
+        "https://x/01/08935049500064/10/A",
+        "https://x/foo",
+    ):
+        with pytest.raises(GS1Error):
+            parse_digital_link(uri)
