@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
@@ -132,47 +132,29 @@ def recall_batch(
     return to_out(session, batch, settings.public_base_url)
 
 
+QR_MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+
+
 @router.get(
-    "/{batch_id}/qr.png",
+    "/{batch_id}/qr.{image_format}",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
 )
-def batch_qr_png(
+def batch_qr(
     batch_id: ResourceId,
+    image_format: Literal["png", "svg"],
     session: SessionDep,
     producer_id: ProducerIdDep,
     settings: SettingsDep,
     size: QrSize = 600,
     ec: QrLevel = "M",
 ) -> Response:
-    """The batch QR code (its Digital Link URI) as a 1-bit PNG with the quiet zone."""
+    """The batch QR code (its Digital Link URI): 1-bit PNG or vector SVG, quiet zone included."""
     batch = service.get_batch(session, producer_id=producer_id, batch_id=batch_id)
     uri = digital_link(settings.public_base_url, batch.product.gtin, batch.lot)
+    render = render_png if image_format == "png" else render_svg
     return Response(
-        render_png(uri, size=size, level=ec),
-        media_type="image/png",
-        headers={"Content-Disposition": f'inline; filename="batch-{batch.id}.png"'},
-    )
-
-
-@router.get(
-    "/{batch_id}/qr.svg",
-    response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}},
-)
-def batch_qr_svg(
-    batch_id: ResourceId,
-    session: SessionDep,
-    producer_id: ProducerIdDep,
-    settings: SettingsDep,
-    size: QrSize = 600,
-    ec: QrLevel = "M",
-) -> Response:
-    """The batch QR code as vector SVG, for print layouts."""
-    batch = service.get_batch(session, producer_id=producer_id, batch_id=batch_id)
-    uri = digital_link(settings.public_base_url, batch.product.gtin, batch.lot)
-    return Response(
-        render_svg(uri, size=size, level=ec),
-        media_type="image/svg+xml",
-        headers={"Content-Disposition": f'inline; filename="batch-{batch.id}.svg"'},
+        render(uri, size=size, level=ec),
+        media_type=QR_MEDIA_TYPES[image_format],
+        headers={"Content-Disposition": f'inline; filename="batch-{batch.id}.{image_format}"'},
     )

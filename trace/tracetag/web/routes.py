@@ -115,7 +115,6 @@ def home(request: Request, pages: PagesDep) -> HTMLResponse:
 def lookup(
     request: Request,
     pages: PagesDep,
-    settings: SettingsDep,
     gtin: Annotated[str, Query(max_length=20)] = "",
     lot: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
