@@ -41,8 +41,8 @@ format: $(VENV)/.installed-test
 
 # Refresh the message catalogs after changing strings in templates or code.
 i18n-extract: $(VENV)/.installed-test
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o var/messages.pot .
-	$(BIN)/pybabel update -i var/messages.pot -d trace/tracetag/locale --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project tracetag --version 0.1 --copyright-holder "the tracetag authors" -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d trace/tracetag/locale --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -16,17 +21,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tracetag import __version__
 from tracetag.batches.routes import router as batches_router
-from tracetag.batches.service import Issuer
+from tracetag.batches.service import Issuer, find_by_code
 from tracetag.config import Settings
 from tracetag.db import make_engine, make_session_factory
 from tracetag.errors import Conflict, Invalid, NotFound, TraceError
 from tracetag.i18n import N_, gettext
 from tracetag.producers.routes import router as producers_router
 from tracetag.products.routes import router as products_router
+from tracetag.scans.recorder import ScanRecorder
 from tracetag.signing.keys import KeyRing
+from tracetag.tags.routes import router as tags_router
 from tracetag.web.pages import STATIC_DIR, Pages
+from tracetag.web.record_view import RecordView, build_record_view
 from tracetag.web.routes import page_lang, render_page, wants_json
 from tracetag.web.routes import router as web_router
+from tracetag.web.view_cache import RecordViewCache
 
 log = logging.getLogger("tracetag")
 
@@ -139,6 +148,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def scan_salt(settings: Settings, keyring: KeyRing) -> bytes:
+    """The fingerprint salt: configured, or derived from the signing key (secret and stable)."""
+    if settings.scan_salt is not None:
+        return settings.scan_salt.get_secret_value().encode("utf-8")
+    raw = keyring.signing_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return hashlib.sha256(b"tracetag scan fingerprint salt\0" + raw).digest()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -153,7 +170,18 @@ def create_app(
         passphrase = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
         keyring = KeyRing.load(settings.keys_dir, passphrase, settings.signing_kid)
 
+    recorder = ScanRecorder(
+        session_factory, client_window=timedelta(hours=settings.copy_window_hours)
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        recorder.start()
+        yield
+        recorder.stop()  # store every queued scan before the process ends
+
     app = FastAPI(
+        lifespan=lifespan,
         title="tracetag",
         version=__version__,
         description="Signed traceability records and GS1 Digital Link QR codes for OCOP "
@@ -166,10 +194,23 @@ def create_app(
         keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url
     )
     app.state.pages = Pages()
+    app.state.scan_recorder = recorder
+    app.state.scan_salt = scan_salt(settings, keyring)
+
+    def load_view(gtin: str, lot: str) -> RecordView | None:
+        with session_factory() as session:
+            try:
+                batch = find_by_code(session, gtin=gtin, lot=lot)
+            except NotFound:
+                return None
+            return build_record_view(session, batch=batch, keyring=keyring)
+
+    app.state.record_views = RecordViewCache(load_view, ttl=settings.record_view_ttl)
 
     app.include_router(producers_router)
     app.include_router(products_router)
     app.include_router(batches_router)
+    app.include_router(tags_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,7 +16,9 @@ app = typer.Typer(help="tracetag: signed traceability records and QR codes.", no
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="Signing keys in keys/.", no_args_is_help=True)
 admin_app = typer.Typer(help="Administration.", no_args_is_help=True)
+tags_app = typer.Typer(help="Unit tags: issue them and print their labels.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(tags_app, name="tags")
 app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
 
@@ -170,6 +172,116 @@ def demo() -> None:
     typer.echo(f"API docs:         {settings.public_base_url}/docs")
 
 
+def _progress() -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    )
+
+
+@tags_app.command("issue")
+def tags_issue(
+    batch_id: Annotated[int, typer.Argument(help="The batch's id (see GET /api/v1/batches).")],
+    count: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many tags.")],
+    unsigned: Annotated[
+        bool, typer.Option("--unsigned", help="No 8030 signature: smaller QR, online check only.")
+    ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option(help="Idempotency key; repeat it to get the same issuance back."),
+    ] = None,
+) -> None:
+    """Issue unit tags for a batch in one transaction, with a progress bar."""
+    import secrets
+
+    from tracetag.batches.models import Batch
+    from tracetag.batches.service import Issuer
+    from tracetag.db import make_engine, make_session_factory
+    from tracetag.signing.keys import KeyRing
+    from tracetag.tags.service import issue_tags
+
+    settings = _settings()
+    try:
+        keyring = KeyRing.load(settings.keys_dir, _passphrase(settings), settings.signing_kid)
+    except KeyStoreError as exc:
+        raise _fail(str(exc)) from exc
+    issuer = Issuer(keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url)
+    idempotency_key = key or f"cli-{secrets.token_hex(8)}"
+    factory = make_session_factory(make_engine(settings.database_url))
+    with factory() as session, _progress() as progress:
+        batch = session.get(Batch, batch_id)
+        if batch is None:
+            raise _fail(f"no batch with id {batch_id}")
+        task = progress.add_task("signing and storing", total=count)
+        try:
+            issuance, created = issue_tags(
+                session,
+                batch=batch,
+                count=count,
+                signed=not unsigned,
+                idempotency_key=idempotency_key,
+                issuer=issuer,
+                progress=lambda n: progress.advance(task, n),
+            )
+        except TraceError as exc:
+            raise _fail(str(exc)) from exc
+        progress.update(task, description="committing")
+        session.commit()
+        progress.update(task, completed=count, description="done")
+    state = "issued" if created else "already issued with this key"
+    typer.echo(f"issuance {issuance.id}: {issuance.count} tags {state} (key {idempotency_key})")
+
+
+@tags_app.command("export")
+def tags_export(
+    issuance_id: int,
+    output: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    export_format: Annotated[
+        str, typer.Option("--format", "-f", help="pdf, csv, zpl or zip (one PNG per tag)")
+    ] = "pdf",
+) -> None:
+    """Write an issuance's labels to a file, streaming, with a progress bar."""
+    from tracetag.db import make_engine, make_session_factory
+    from tracetag.tags.models import TagIssuance
+    from tracetag.tags.printing import export
+
+    if export_format not in ("pdf", "csv", "zpl", "zip"):
+        raise _fail(f"unknown format {export_format!r}; use pdf, csv, zpl or zip")
+    settings = _settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    with factory() as session:
+        issuance = session.get(TagIssuance, issuance_id)
+        if issuance is None:
+            raise _fail(f"no issuance with id {issuance_id}")
+        total = issuance.count
+    tmp = output.with_name(output.name + ".part")
+    written = 0
+    with _progress() as progress, tmp.open("wb") as fh:
+        task = progress.add_task(f"writing {export_format.upper()}", total=total)
+        for chunk in export(
+            factory,
+            issuance_id=issuance_id,
+            export_format=export_format,  # type: ignore[arg-type]
+            base_url=settings.public_base_url,
+            progress=lambda n: progress.advance(task, n),
+        ):
+            fh.write(chunk)
+            written += len(chunk)
+    tmp.replace(output)  # a half-written file never carries the final name
+    typer.echo(f"wrote {output} ({written:,} bytes, {total:,} labels)")
+
+
 @app.command()
 def verify(
     target: Annotated[str, typer.Argument(help="A Digital Link URL, or a file holding a JWS.")],
@@ -182,6 +294,16 @@ def verify(
     from tracetag.signing.verify import load_jwks_file, verify_record
 
     expected_link: str | None = None
+    if target.startswith(("http://", "https://")):
+        from tracetag.gs1 import GS1Error, parse_digital_link
+
+        try:
+            link = parse_digital_link(target)
+        except GS1Error as exc:
+            raise _fail(f"not a tracetag Digital Link: {exc}") from exc
+        if link.serial is not None:
+            _verify_tag(link, jwks)
+            return
     try:
         if target.startswith(("http://", "https://")):
             token, keys_doc, expected_link = _fetch_online(target, need_jwks=jwks is None)
@@ -216,6 +338,46 @@ def verify(
     typer.echo(f"  lot:       {batch['lot']}   status: {batch['status']}")
     typer.echo(f"  producer:  {producer['name']}")
     typer.echo(f"  version:   {record['version']}   issued at: {record['issued_at']}")
+
+
+def _verify_tag(link: Any, jwks: Path | None) -> None:
+    """A unit tag's 8030 signature: offline with --jwks, else with the service's JWKS."""
+    import httpx
+
+    from tracetag.signing.digsig import verify_digsig
+    from tracetag.signing.jwk import keys_from_jwks
+    from tracetag.signing.verify import load_jwks_file
+
+    if link.digsig is None:
+        if jwks is not None:
+            raise _fail(
+                "this tag carries no 8030 signature, so it cannot be checked offline; "
+                "run without --jwks to check it online"
+            )
+        typer.echo("NO SIGNATURE: this tag can only be checked on its web page (scanning it)")
+        raise typer.Exit(1)
+    try:
+        if jwks is not None:
+            keys = load_jwks_file(jwks)
+        else:
+            answer = httpx.get(link.origin + "/.well-known/jwks.json", timeout=10)
+            answer.raise_for_status()
+            keys = keys_from_jwks(answer.json())
+    except (OSError, httpx.HTTPError, ValueError) as exc:
+        raise _fail(f"cannot read the key set: {exc}") from exc
+    except VerificationError as exc:
+        typer.echo(f"INVALID: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        kid = verify_digsig(link.digsig, keys, gtin14=link.gtin, lot=link.lot, serial=link.serial)
+    except VerificationError as exc:
+        typer.echo(f"INVALID: {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from exc
+    typer.echo("VALID: tag signature (GS1 AI 8030) verified")
+    typer.echo(f"  key id:    {kid}")
+    typer.echo(f"  GTIN:      {link.gtin}")
+    typer.echo(f"  lot:       {link.lot}")
+    typer.echo(f"  serial:    {link.serial}")
 
 
 def _fetch_online(url: str, *, need_jwks: bool) -> tuple[str, object, str]:

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tracetag.scans.assess import CopyThresholds
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,6 +35,28 @@ class Settings(BaseSettings):
     issuer_name: str = "tracetag"
     max_image_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     image_max_side: int = Field(default=1200, ge=64, le=4096)
+
+    copy_max_scans: int = Field(
+        default=20, ge=1, description="Warn of a copied code after this many scans in all."
+    )
+    copy_max_clients: int = Field(
+        default=5, ge=2, description="Warn when this many different clients scan within the window."
+    )
+    copy_window_hours: int = Field(default=24, ge=1, le=24 * 365)
+    record_view_ttl: float = Field(
+        default=10.0, ge=0, description="Seconds a tag page reuses a checked record view."
+    )
+    scan_salt: SecretStr | None = Field(
+        default=None,
+        description="Salt of client fingerprints; default: derived from the signing key.",
+    )
+
+    def copy_thresholds(self) -> CopyThresholds:
+        return CopyThresholds(
+            max_scans=self.copy_max_scans,
+            max_clients=self.copy_max_clients,
+            window_hours=self.copy_window_hours,
+        )
 
     @field_validator("public_base_url")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 # GS1 AI encodable character set 82 (Gen Specs Figure 7.11-1).
 CSET82 = frozenset(
@@ -64,9 +64,10 @@ def encode_ai_value(value: str) -> str:
     return quote(value, safe="")
 
 
-def element_string(gtin14: str, lot: str) -> str:
+def element_string(gtin14: str, lot: str, serial: str | None = None) -> str:
     """Human-readable GS1 element string, e.g. (01)08930000000017(10)ST25-01."""
-    return f"(01){gtin14}(10){lot}"
+    text = f"(01){gtin14}(10){lot}"
+    return f"{text}(21){serial}" if serial else text
 
 
 def digital_link(base_url: str, gtin14: str, lot: str) -> str:
@@ -74,18 +75,30 @@ def digital_link(base_url: str, gtin14: str, lot: str) -> str:
     return f"{base_url.rstrip('/')}/01/{gtin14}/10/{encode_ai_value(lot)}"
 
 
+def tag_digital_link(
+    base_url: str, gtin14: str, lot: str, serial: str, digsig: str | None = None
+) -> str:
+    """A unit tag's URI: {base}/01/{gtin}/10/{lot}/21/{serial}[?8030={digsig}]."""
+    uri = f"{digital_link(base_url, gtin14, lot)}/21/{encode_ai_value(serial)}"
+    return f"{uri}?8030={digsig}" if digsig else uri
+
+
 @dataclass(frozen=True)
 class DigitalLink:
     gtin: str
     lot: str
     origin: str
+    serial: str | None = None
+    digsig: str | None = None
 
 
-_DL_PATH = re.compile(r"^(?P<prefix>.*?)/01/(?P<gtin>[0-9]+)/10/(?P<lot>[^/?#]+)/?$")
+_DL_PATH = re.compile(
+    r"^(?P<prefix>.*?)/01/(?P<gtin>[0-9]+)/10/(?P<lot>[^/?#]+)(?:/21/(?P<serial>[^/?#]+))?/?$"
+)
 
 
 def parse_digital_link(uri: str) -> DigitalLink:
-    """Parse a batch Digital Link URI back to a validated GTIN-14 and lot."""
+    """Parse a batch or unit-tag Digital Link URI to a validated GTIN-14, lot and serial."""
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise GS1Error("not an http(s) URI")
@@ -94,4 +107,20 @@ def parse_digital_link(uri: str) -> DigitalLink:
         raise GS1Error("the path has no /01/{GTIN}/10/{lot}")
     gtin = normalize_gtin(match["gtin"])
     lot = validate_lot(unquote(match["lot"]))
-    return DigitalLink(gtin=gtin, lot=lot, origin=f"{parts.scheme}://{parts.netloc}")
+    serial = validate_serial(unquote(match["serial"])) if match["serial"] else None
+    digsig = parse_qs(parts.query).get("8030", [None])[0]
+    return DigitalLink(
+        gtin=gtin,
+        lot=lot,
+        origin=f"{parts.scheme}://{parts.netloc}",
+        serial=serial,
+        digsig=digsig,
+    )
+
+
+def validate_serial(value: str) -> str:
+    """Check a serial number against GS1 AI 21: 1–20 characters of CSET 82."""
+    try:
+        return validate_lot(value)
+    except GS1Error as exc:
+        raise GS1Error(str(exc).replace("lot", "serial", 1)) from exc

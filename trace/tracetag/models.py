@@ -5,5 +5,18 @@ from tracetag.batches.models import Batch, SignedRecord
 from tracetag.db import Base
 from tracetag.producers.models import Producer
 from tracetag.products.models import Product, ProductImage
+from tracetag.scans.models import Scan
+from tracetag.tags.models import Tag, TagIssuance
 
-__all__ = ["ApiKey", "Base", "Batch", "Producer", "Product", "ProductImage", "SignedRecord"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Batch",
+    "Producer",
+    "Product",
+    "ProductImage",
+    "Scan",
+    "SignedRecord",
+    "Tag",
+    "TagIssuance",
+]

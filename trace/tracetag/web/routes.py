@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date
+import asyncio
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
 
 from tracetag.batches.models import SignedRecord
-from tracetag.batches.record import record_content
-from tracetag.batches.service import check_record, find_by_code, records_of
-from tracetag.deps import KeyRingDep, PagesDep, SessionDep, SettingsDep
+from tracetag.batches.service import find_by_code
+from tracetag.config import Settings
+from tracetag.deps import KeyRingDep, PagesDep, SessionDep
 from tracetag.errors import NotFound
-from tracetag.gs1 import GS1Error, digital_link, normalize_gtin
-from tracetag.i18n import CATEGORY_LABELS, PRODUCER_KIND_LABELS, gettext, negotiate
+from tracetag.gs1 import GS1Error, digital_link, element_string, normalize_gtin
+from tracetag.i18n import negotiate
 from tracetag.products.service import get_image
+from tracetag.scans.assess import assess_tag
+from tracetag.scans.fingerprint import client_hash, ua_family
+from tracetag.scans.recorder import ScanRequest
 from tracetag.signing.jwk import jwks_document
+from tracetag.web.pages import Pages
+from tracetag.web.record_view import RecordView, build_record_view
 
 router = APIRouter()
 
@@ -60,14 +66,6 @@ def not_found_page(request: Request, pages: Any, code: str | None) -> Response:
     if wants_json(request):
         return JSONResponse({"detail": "not a registered code", "code": code}, status_code=404)
     return render_page(request, pages, "not_found.html", status_code=404, code=code)
-
-
-def _split_link(raw_path: str) -> tuple[str, str] | None:
-    """GTIN and lot from a raw /01/{gtin}/10/{lot} path, the lot still percent-encoded."""
-    segments = raw_path.split("/")
-    if len(segments) != 5 or segments[1] != "01" or segments[3] != "10":
-        return None
-    return segments[2], unquote(segments[4])
 
 
 @router.get("/.well-known/jwks.json", tags=["public"])
@@ -127,114 +125,113 @@ def lookup(
     return RedirectResponse(target, status_code=303)
 
 
-@router.get("/01/{gtin}/10/{lot:path}", tags=["public"], response_model=None)
-def batch_page(
+def _parse_link(raw_path: str) -> tuple[str, str, str | None] | None:
+    """GTIN, lot and optional serial from a raw /01/…/10/…[/21/…] path (still percent-encoded)."""
+    segments = raw_path.rstrip("/").split("/")
+    if len(segments) not in (5, 7) or segments[1] != "01" or segments[3] != "10":
+        return None
+    if len(segments) == 7 and segments[5] != "21":
+        return None
+    serial = unquote(segments[6]) if len(segments) == 7 else None
+    return segments[2], unquote(segments[4]), serial
+
+
+def _load_view(request: Request, gtin: str, lot: str, version: int | None) -> RecordView | None:
+    """The record view of a code, or None when the code is not registered (runs in a thread)."""
+    factory = request.app.state.session_factory
+    keyring = request.app.state.keyring
+    with factory() as session:
+        try:
+            batch = find_by_code(session, gtin=gtin, lot=lot)
+            return build_record_view(session, batch=batch, keyring=keyring, version=version)
+        except NotFound:
+            return None
+
+
+@router.get("/01/{gtin}/10/{rest:path}", tags=["public"], response_model=None)
+async def digital_link_page(
     request: Request,
-    session: SessionDep,
-    keyring: KeyRingDep,
     pages: PagesDep,
-    settings: SettingsDep,
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> Response:
-    """The public verification page of a batch (HTML, or JSON for Accept: application/json)."""
+    """The page a QR code opens: a batch (…/10/{lot}) or a unit tag (…/10/{lot}/21/{serial}).
+
+    HTML for browsers; JSON for `Accept: application/json` or `?format=json`.
+    """
     raw_bytes = request.scope.get("raw_path")
     raw = raw_bytes.decode("latin-1") if raw_bytes else quote(request.url.path, safe="/")
-    raw = raw.split("?")[0]
-    parts = _split_link(raw)
-    if parts is None:
+    parsed = _parse_link(raw.split("?")[0])
+    if parsed is None:
         return not_found_page(request, pages, unquote(raw))
-    gtin, lot = parts
-    code = f"(01){gtin}(10){lot}"
+    gtin, lot, serial = parsed
+    code = element_string(gtin, lot, serial)
     try:
-        batch = find_by_code(session, gtin=gtin, lot=lot)
-    except NotFound:
+        gtin14 = normalize_gtin(gtin)
+    except GS1Error:
         return not_found_page(request, pages, code)
-    if gtin != batch.product.gtin:  # a GTIN-13 link: send to the canonical GTIN-14 form
-        target = digital_link("", batch.product.gtin, batch.lot)
+    if gtin14 != gtin:  # a GTIN-13 link: send to the canonical GTIN-14 form
+        target = raw.replace(f"/01/{gtin}/", f"/01/{gtin14}/", 1)
         query = request.url.query
         return RedirectResponse(target + ("?" + query if query else ""), status_code=301)
+    if serial is not None:
+        return await tag_page(request, pages, gtin=gtin14, lot=lot, serial=serial)
 
-    versions = records_of(session, batch.id)
-    latest = versions[-1]
-    record = (
-        latest if version is None else next((r for r in versions if r.version == version), None)
-    )
-    if record is None:
-        return not_found_page(request, pages, f"{code} v{version}")
-    is_current = record.version == latest.version
-    verdict = check_record(session, batch=batch, record=record, keyring=keyring, current=is_current)
-    data: dict[str, Any]
-    if is_current:
-        data = record_content(batch)
-    elif verdict.payload is not None:
-        data = verdict.payload
-    else:
-        data = record_content(batch)
-
-    page_path = request.url.path
-    jws_url = f"/records/{record.record_hash}.jws"
+    view = await run_in_threadpool(_load_view, request, gtin14, lot, version)
+    if view is None:
+        return not_found_page(request, pages, code if version is None else f"{code} v{version}")
     if wants_json(request):
-        return JSONResponse(
-            {
-                "verification": {
-                    "status": verdict.status,
-                    "kid": verdict.kid,
-                    "reason": verdict.reason,
-                    "mismatched": verdict.mismatched,
-                },
-                "version": record.version,
-                "current_version": latest.version,
-                "record_hash": record.record_hash,
-                "record": verdict.payload,
-                "jws": record.jws,
-                "jws_url": jws_url,
-                "jwks_url": "/.well-known/jwks.json",
-            },
-            headers={"Vary": "Accept"},
-        )
-
+        return JSONResponse(view.json(), headers={"Vary": "Accept"})
     lang = page_lang(request)
-    image_row = None
-    image_sha = data["product"].get("image_sha256")
-    if image_sha:
-        try:
-            image_row = get_image(session, image_sha)
-        except NotFound:
-            image_row = None
-    producer = data["producer"]
-    ocop = producer.get("ocop")
-    today = date.today()
-    lang_q = "" if lang == "vi" else f"&lang={lang}"
     return render_page(
         request,
         pages,
         "batch.html",
-        data=data,
-        verdict=verdict,
+        issuer_name=request.app.state.settings.issuer_name,
+        **view.context(lang, request.url.path),
+    )
+
+
+async def tag_page(request: Request, pages: Pages, *, gtin: str, lot: str, serial: str) -> Response:
+    """A unit tag: the batch page plus the tag's own verdict, scan history and copy warning."""
+    state = request.app.state
+    settings: Settings = state.settings
+    view = await state.record_views.get(gtin, lot)
+    if view is None:
+        return not_found_page(request, pages, element_string(gtin, lot, serial))
+    headers = request.headers
+    scan = ScanRequest(
+        gtin=gtin,
+        serial=serial,
+        client_hash=client_hash(
+            state.scan_salt,
+            ip=request.client.host if request.client else None,
+            user_agent=headers.get("user-agent"),
+            language=headers.get("accept-language"),
+        ),
+        ua_family=ua_family(headers.get("user-agent")),
+    )
+    result = await asyncio.wrap_future(state.scan_recorder.submit(scan))
+    check = assess_tag(
+        result,
+        batch_id=view.batch_id,
+        url_digsig=request.query_params.get("8030"),
+        keys=state.keyring.public,
+        gtin=gtin,
+        lot=lot,
+        serial=serial,
+        thresholds=settings.copy_thresholds(),
+    )
+    if wants_json(request):
+        return JSONResponse({"tag": check.json(), **view.json()}, headers={"Vary": "Accept"})
+    lang = page_lang(request)
+    status_code = 404 if check.status == "unknown_serial" else 200
+    return render_page(
+        request,
+        pages,
+        "tag.html",
+        status_code=status_code,
         issuer_name=settings.issuer_name,
-        version=record.version,
-        is_current=is_current,
-        issued_at=record.issued_at.date(),
-        record_hash=record.record_hash,
-        page_url=page_path + ("?lang=" + lang if lang != "vi" else ""),
-        jws_url=jws_url,
-        json_url=page_path + "?format=json",
-        image_url=f"/media/{image_sha}" if image_row is not None else None,
-        image_w=image_row.width if image_row else 0,
-        image_h=image_row.height if image_row else 0,
-        category_label=gettext(lang, CATEGORY_LABELS[data["product"]["category"]])
-        if lang != "vi"
-        else data["product"]["category_name"],
-        kind_label=gettext(lang, PRODUCER_KIND_LABELS[producer["kind"]]),
-        ocop_valid=bool(ocop and date.fromisoformat(ocop["expires_on"]) >= today),
-        expired=date.fromisoformat(data["batch"]["expiry_date"]) < today,
-        versions=[
-            {
-                "version": r.version,
-                "issued_at": r.issued_at.date(),
-                "note": r.note,
-                "url": f"{page_path}?version={r.version}{lang_q}",
-            }
-            for r in versions
-        ],
+        tag=check,
+        serial=serial,
+        **view.context(lang, digital_link("", gtin, lot)),
     )

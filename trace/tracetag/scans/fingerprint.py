@@ -1,0 +1,52 @@
+"""A coarse, salted client fingerprint: enough to tell many phones from one, never the raw IP."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+
+_FAMILIES = [
+    ("bot", re.compile(r"bot|crawl|spider|slurp|preview", re.I)),
+    ("zalo", re.compile(r"Zalo", re.I)),
+    ("facebook", re.compile(r"FBAN|FBAV|FB_IAB", re.I)),
+    ("coccoc", re.compile(r"coc_coc|CocCoc", re.I)),
+    ("samsung", re.compile(r"SamsungBrowser", re.I)),
+    ("edge", re.compile(r"Edg/|EdgA/|EdgiOS/", re.I)),
+    ("opera", re.compile(r"OPR/|Opera", re.I)),
+    ("firefox", re.compile(r"Firefox/|FxiOS/", re.I)),
+    ("chrome", re.compile(r"Chrome/|CriOS/", re.I)),
+    ("safari", re.compile(r"Safari/", re.I)),
+    ("cli", re.compile(r"curl|wget|python|httpx|okhttp|wrk", re.I)),
+]
+
+
+def ua_family(user_agent: str | None) -> str:
+    """Browser family of a User-Agent (the in-app browsers of Zalo and Facebook count apart)."""
+    if not user_agent:
+        return "unknown"
+    for name, pattern in _FAMILIES:
+        if pattern.search(user_agent):
+            return name
+    return "other"
+
+
+def network_prefix(ip: str | None) -> str:
+    """The /24 of an IPv4 address or the /48 of an IPv6 one: coarse on purpose."""
+    if not ip:
+        return "-"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return "-"
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def client_hash(
+    salt: bytes, *, ip: str | None, user_agent: str | None, language: str | None
+) -> str:
+    """HMAC-SHA-256 of the coarse fingerprint, 128 bits in hex."""
+    material = "|".join((network_prefix(ip), user_agent or "", (language or "")[:40]))
+    return hmac.new(salt, material.encode("utf-8"), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,89 @@
+"""What goes on a printed label, and the export formats of an issuance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Literal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracetag.batches.models import Batch
+from tracetag.gs1 import tag_digital_link
+from tracetag.labels.exports import ImageFormat, csv_rows, zip_images, zpl_labels
+from tracetag.labels.pdf import Label, SheetLayout, label_sheets
+from tracetag.labels.qr import qr_modules
+from tracetag.tags.models import TagIssuance
+from tracetag.tags.serials import ALPHABET, SERIAL_LENGTH
+from tracetag.tags.service import PrintedTag, iter_tags
+
+ExportFormat = Literal["pdf", "csv", "zpl", "zip"]
+MEDIA_TYPES = {
+    "pdf": "application/pdf",
+    "csv": "text/csv; charset=utf-8",
+    "zpl": "application/vnd.zebra.zpl",
+    "zip": "application/zip",
+}
+LOT_CAPTION = "Lô"
+SERIAL_CAPTION = "Số sê-ri"
+
+
+def _counted(tags: Iterator[PrintedTag], progress: Callable[[int], None]) -> Iterator[PrintedTag]:
+    step = 0
+    for tag in tags:
+        yield tag
+        step += 1
+        if step == 500:
+            progress(step)
+            step = 0
+    progress(step)
+
+
+def label_lines(product_name: str, lot: str, serial: str) -> tuple[str, str, str]:
+    return (product_name, f"{LOT_CAPTION}: {lot}", f"{SERIAL_CAPTION}: {serial}")
+
+
+def sample_uri(issuance: TagIssuance, batch: Batch, base_url: str) -> str:
+    """A URI as long as this issuance's, for checking a layout before printing starts."""
+    digsig = "A" * 90 if issuance.signed else None
+    return tag_digital_link(base_url, batch.product.gtin, batch.lot, "0" * SERIAL_LENGTH, digsig)
+
+
+def check_layout(layout: SheetLayout, issuance: TagIssuance, batch: Batch, base_url: str) -> None:
+    layout.check(qr_modules(sample_uri(issuance, batch, base_url)).shape[0])
+
+
+def export(
+    factory: sessionmaker[Session],
+    *,
+    issuance_id: int,
+    export_format: ExportFormat,
+    base_url: str,
+    layout: SheetLayout | None = None,
+    image_format: ImageFormat = "png",
+    image_size: int = 600,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[bytes]:
+    """Stream an issuance's labels; opens its own session, so it may outlive the request's."""
+    with factory() as session:
+        issuance = session.get(TagIssuance, issuance_id)
+        assert issuance is not None
+        batch = session.get(Batch, issuance.batch_id)
+        assert batch is not None
+        name, lot = batch.product.name, batch.lot
+        tags = iter_tags(session, issuance=issuance, base_url=base_url, batch=batch)
+        if progress is not None:
+            tags = _counted(tags, progress)
+        if export_format == "csv":
+            yield from csv_rows(tags)
+        elif export_format == "zpl":
+            yield from zpl_labels(tags, product_name=name, lot=lot)
+        elif export_format == "zip":
+            yield from zip_images(tags, image_format=image_format, size=image_size)
+        else:
+            labels = (Label(uri=t.uri, lines=label_lines(name, lot, t.serial)) for t in tags)
+            yield from label_sheets(
+                labels,
+                layout=layout or SheetLayout(),
+                characters=name + lot + LOT_CAPTION + SERIAL_CAPTION + ALPHABET,
+                title=f"{name} · {lot}",
+            )

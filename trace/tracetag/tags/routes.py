@@ -1,0 +1,138 @@
+"""Producer API: issue unit tags and download their labels."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from tracetag.batches import service as batches
+from tracetag.batches.models import Batch
+from tracetag.deps import IssuerDep, ProducerIdDep, ResourceId, SessionDep, SettingsDep
+from tracetag.errors import Invalid
+from tracetag.labels.exports import ImageFormat
+from tracetag.labels.pdf import SheetLayout
+from tracetag.tags import service
+from tracetag.tags.models import TagIssuance
+from tracetag.tags.printing import MEDIA_TYPES, ExportFormat, check_layout, export
+from tracetag.tags.schemas import IssuanceOut, IssueTags
+
+router = APIRouter(prefix="/api/v1", tags=["tags"])
+
+Mm = Annotated[float, Query(gt=0, le=1000)]
+
+
+def to_out(issuance: TagIssuance) -> IssuanceOut:
+    base = f"/api/v1/tag-issuances/{issuance.id}/labels"
+    return IssuanceOut(
+        id=issuance.id,
+        batch_id=issuance.batch_id,
+        count=issuance.count,
+        signed=issuance.signed,
+        kid=issuance.kid,
+        idempotency_key=issuance.idempotency_key,
+        created_at=issuance.created_at,
+        exports={fmt: f"{base}.{fmt}" for fmt in ("pdf", "csv", "zpl", "zip")},
+    )
+
+
+@router.post(
+    "/batches/{batch_id}/tags",
+    response_model=IssuanceOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "The issuance made earlier with this idempotency key."}},
+)
+def issue_tags(
+    batch_id: ResourceId,
+    data: IssueTags,
+    response: Response,
+    session: SessionDep,
+    producer_id: ProducerIdDep,
+    issuer: IssuerDep,
+) -> IssuanceOut:
+    """Issue `count` unit tags for a batch in one transaction: all of them or none."""
+    batch = batches.get_batch(session, producer_id=producer_id, batch_id=batch_id)
+    issuance, created = service.issue_tags(
+        session,
+        batch=batch,
+        count=data.count,
+        signed=data.signed,
+        idempotency_key=data.idempotency_key,
+        issuer=issuer,
+    )
+    session.commit()
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return to_out(issuance)
+
+
+@router.get("/tag-issuances/{issuance_id}", response_model=IssuanceOut)
+def get_issuance(
+    issuance_id: ResourceId, session: SessionDep, producer_id: ProducerIdDep
+) -> IssuanceOut:
+    return to_out(service.get_issuance(session, producer_id=producer_id, issuance_id=issuance_id))
+
+
+@router.get(
+    "/tag-issuances/{issuance_id}/labels.{export_format}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {media: {} for media in MEDIA_TYPES.values()}}},
+)
+def download_labels(
+    request: Request,
+    issuance_id: ResourceId,
+    export_format: ExportFormat,
+    session: SessionDep,
+    producer_id: ProducerIdDep,
+    settings: SettingsDep,
+    page_width: Mm = 210.0,
+    page_height: Mm = 297.0,
+    columns: Annotated[int, Query(ge=1, le=20)] = 3,
+    rows: Annotated[int, Query(ge=1, le=40)] = 7,
+    margin_top: Annotated[float, Query(ge=0, le=500)] = 15.15,
+    margin_left: Annotated[float, Query(ge=0, le=500)] = 7.25,
+    label_width: Mm = 63.5,
+    label_height: Mm = 38.1,
+    gap_x: Annotated[float, Query(ge=0, le=100)] = 2.5,
+    gap_y: Annotated[float, Query(ge=0, le=100)] = 0.0,
+    qr_size: Mm = 22.0,
+    image: ImageFormat = "png",
+    image_size: Annotated[int, Query(ge=64, le=4000)] = 600,
+) -> StreamingResponse:
+    """Labels of an issuance, streamed: PDF sheets (sizes in mm), CSV, ZPL, or a ZIP of images."""
+    issuance = service.get_issuance(session, producer_id=producer_id, issuance_id=issuance_id)
+    batch = session.get(Batch, issuance.batch_id)
+    assert batch is not None
+    layout = SheetLayout(
+        page_width=page_width,
+        page_height=page_height,
+        columns=columns,
+        rows=rows,
+        margin_top=margin_top,
+        margin_left=margin_left,
+        label_width=label_width,
+        label_height=label_height,
+        gap_x=gap_x,
+        gap_y=gap_y,
+        qr_size=qr_size,
+    )
+    if export_format == "pdf":
+        try:
+            check_layout(layout, issuance, batch, settings.public_base_url)
+        except ValueError as exc:
+            raise Invalid("layout", str(exc)) from exc
+    filename = f"tags-{issuance.id}.{export_format}"
+    return StreamingResponse(
+        export(
+            request.app.state.session_factory,
+            issuance_id=issuance.id,
+            export_format=export_format,
+            base_url=settings.public_base_url,
+            layout=layout,
+            image_format=image,
+            image_size=image_size,
+        ),
+        media_type=MEDIA_TYPES[export_format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_TAGS_PER_ISSUANCE = 1_000_000
+
+
+class IssueTags(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(ge=1, le=MAX_TAGS_PER_ISSUANCE, strict=True)
+    signed: bool = Field(
+        default=True,
+        description="Put the 8030 signature in each QR (offline-verifiable); false gives a "
+        "smaller QR for tiny labels, verified online only.",
+    )
+    idempotency_key: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Repeat a request with the same key to get the same issuance back.",
+    )
+
+
+class IssuanceOut(BaseModel):
+    id: int
+    batch_id: int
+    count: int
+    signed: bool
+    kid: str | None
+    idempotency_key: str
+    created_at: datetime
+    exports: dict[str, str]
