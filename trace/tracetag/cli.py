@@ -223,6 +223,9 @@ def tags_issue(
         batch = session.get(Batch, batch_id)
         if batch is None:
             raise _fail(f"no batch with id {batch_id}")
+        progress.console.print(
+            f"issuing {count:,} tags for batch {batch_id} (key {idempotency_key})"
+        )
         task = progress.add_task("signing and storing", total=count)
         try:
             issuance, created = issue_tags(
@@ -275,6 +278,7 @@ def tags_export(
             export_format=export_format,  # type: ignore[arg-type]
             base_url=settings.public_base_url,
             progress=lambda n: progress.advance(task, n),
+            workers=settings.label_workers,
         ):
             fh.write(chunk)
             written += len(chunk)

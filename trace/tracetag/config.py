@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -45,6 +46,12 @@ class Settings(BaseSettings):
     copy_window_hours: int = Field(default=24, ge=1, le=24 * 365)
     record_view_ttl: float = Field(
         default=10.0, ge=0, description="Seconds a tag page reuses a checked record view."
+    )
+    label_workers: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1),
+        ge=1,
+        le=64,
+        description="Processes that encode QR codes for large PDF label runs.",
     )
     scan_salt: SecretStr | None = Field(
         default=None,

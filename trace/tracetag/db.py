@@ -47,6 +47,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+WRITE_INTENT = "tracetag_write_intent"
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer (BEGIN IMMEDIATE on SQLite)."""
+    session.connection(execution_options={WRITE_INTENT: True})
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets foreign keys on and a busy timeout for several workers."""
     if url.startswith("sqlite"):
@@ -65,9 +73,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
 
+        # A writer that reads first asks for BEGIN IMMEDIATE: a deferred transaction that later
+        # needs the write lock fails at once with "database is locked" instead of waiting.
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            immediate = conn.get_execution_options().get(WRITE_INTENT, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

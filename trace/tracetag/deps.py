@@ -13,6 +13,7 @@ from tracetag.accounts.models import ApiKey
 from tracetag.accounts.service import authenticate
 from tracetag.batches.service import Issuer
 from tracetag.config import Settings
+from tracetag.db import begin_write
 from tracetag.signing.keys import KeyRing
 from tracetag.web.pages import Pages
 
@@ -25,6 +26,8 @@ def get_settings(request: Request) -> Settings:
 def get_session(request: Request) -> Iterator[Session]:
     """A session for one request; the route commits, anything left over is rolled back."""
     session: Session = request.app.state.session_factory()
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        begin_write(session)  # SQLite: take the write lock up front rather than fail later
     try:
         yield session
     finally:

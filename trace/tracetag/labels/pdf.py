@@ -9,12 +9,15 @@ copies correctly.
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from tracetag.labels.font import FONT_NAME, SubsetFont, subset_font
 from tracetag.labels.qr import QUIET_ZONE, qr_modules
@@ -78,10 +81,49 @@ class Label:
     lines: tuple[str, str, str]
 
 
-def _image_op(modules: npt.NDArray[np.bool_], x: float, y: float, size: float) -> str:
+def qr_bits(uri: str) -> tuple[int, str]:
+    """Modules across, and the QR code as 1-bit rows (1 = white), hex: an inline image's data."""
+    modules = qr_modules(uri)
+    return modules.shape[0], np.packbits(~modules, axis=1).tobytes().hex()
+
+
+def _qr_bits_chunk(uris: list[str]) -> list[tuple[int, str]]:
+    return [qr_bits(uri) for uri in uris]
+
+
+ENCODE_CHUNK = 256
+
+
+def _encoded(labels: Iterable[Label], workers: int) -> Iterator[tuple[Label, int, str]]:
+    """Labels with their QR bits, encoded in worker processes when there are several.
+
+    QR encoding is nearly all of the work; at most 2 chunks per worker are in flight, so memory
+    stays flat however many labels there are.
+    """
+    if workers <= 1:
+        for label in labels:
+            n, bits = qr_bits(label.uri)
+            yield label, n, bits
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a threaded server process
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[tuple[list[Label], Future[list[tuple[int, str]]]]] = deque()
+        iterator = iter(labels)
+        while True:
+            while len(pending) < 2 * workers:
+                chunk = list(itertools.islice(iterator, ENCODE_CHUNK))
+                if not chunk:
+                    break
+                pending.append((chunk, pool.submit(_qr_bits_chunk, [lb.uri for lb in chunk])))
+            if not pending:
+                return
+            chunk, future = pending.popleft()
+            for label, (n, bits) in zip(chunk, future.result(), strict=True):
+                yield label, n, bits
+
+
+def _image_op(n: int, bits: str, x: float, y: float, size: float) -> str:
     """An inline 1-bit image of the QR code (1 = white), hex-encoded, scaled to size points."""
-    n = modules.shape[0]
-    bits = np.packbits(~modules, axis=1).tobytes().hex()
     return (
         f"q {size:.2f} 0 0 {size:.2f} {x:.2f} {y:.2f} cm "
         f"BI /W {n} /H {n} /BPC 1 /CS /G /I false /F /AHx ID {bits}> EI Q\n"
@@ -166,7 +208,12 @@ def _fit(font: SubsetFont, text: str, size: float, width: float) -> str:
 
 
 def label_sheets(
-    labels: Iterable[Label], *, layout: SheetLayout, characters: str, title: str = "tracetag"
+    labels: Iterable[Label],
+    *,
+    layout: SheetLayout,
+    characters: str,
+    title: str = "tracetag",
+    workers: int = 1,
 ) -> Iterator[bytes]:
     """Yield a PDF of the labels, page by page. `characters`: every character the text may use."""
     font = subset_font(characters + "0123456789…:/-()")
@@ -197,10 +244,9 @@ def label_sheets(
         )
         ops.clear()
 
-    for index, label in enumerate(labels):
-        modules = qr_modules(label.uri)
+    for index, (label, n, bits) in enumerate(_encoded(labels, workers)):
         if not checked:
-            layout.check(modules.shape[0])
+            layout.check(n)
             checked = True
         slot = index % per_page
         if slot == 0 and ops:
@@ -209,10 +255,10 @@ def label_sheets(
         left = (layout.margin_left + col * (layout.label_width + layout.gap_x)) * MM
         top = page_h - (layout.margin_top + row * (layout.label_height + layout.gap_y)) * MM
         label_w = layout.label_width * MM
-        n_quiet = qr / modules.shape[0] * QUIET_ZONE
+        n_quiet = qr / n * QUIET_ZONE
         qr_x = left + (label_w - qr) / 2
         qr_y = top - n_quiet - qr
-        ops.append(_image_op(modules, qr_x, qr_y, qr))
+        ops.append(_image_op(n, bits, qr_x, qr_y, qr))
         text_top = qr_y - n_quiet
         for i, line in enumerate(label.lines):
             fitted = _fit(font, line, size, label_w - 4)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracetag.db import utcnow
+from tracetag.db import begin_write, utcnow
 from tracetag.scans.models import Scan
 from tracetag.tags.models import Tag
 
@@ -126,6 +126,7 @@ class ScanRecorder:
         now = utcnow()
         keys = {(r.gtin, r.serial) for r in requests}
         with self._factory() as session:
+            begin_write(session)
             rows = session.execute(
                 select(Tag.id, Tag.gtin, Tag.serial, Tag.batch_id, Tag.digsig).where(
                     tuple_(Tag.gtin, Tag.serial).in_(list(keys))

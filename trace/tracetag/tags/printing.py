@@ -23,6 +23,7 @@ MEDIA_TYPES = {
     "zpl": "application/vnd.zebra.zpl",
     "zip": "application/zip",
 }
+PARALLEL_FROM = 5_000
 LOT_CAPTION = "Lô"
 SERIAL_CAPTION = "Số sê-ri"
 
@@ -62,6 +63,7 @@ def export(
     image_format: ImageFormat = "png",
     image_size: int = 600,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> Iterator[bytes]:
     """Stream an issuance's labels; opens its own session, so it may outlive the request's."""
     with factory() as session:
@@ -86,4 +88,6 @@ def export(
                 layout=layout or SheetLayout(),
                 characters=name + lot + LOT_CAPTION + SERIAL_CAPTION + ALPHABET,
                 title=f"{name} · {lot}",
+                # Worker processes pay for themselves only on long runs.
+                workers=workers if issuance.count >= PARALLEL_FROM else 1,
             )

@@ -132,6 +132,7 @@ def download_labels(
             layout=layout,
             image_format=image,
             image_size=image_size,
+            workers=settings.label_workers,
         ),
         media_type=MEDIA_TYPES[export_format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},

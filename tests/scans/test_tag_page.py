@@ -1,0 +1,134 @@
+"""The unit-tag page: genuine, online-only, forged, unknown, moved; scan counts and copies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests import factories
+from tracetag.batches.service import Issuer
+from tracetag.gs1 import tag_digital_link
+from tracetag.scans.models import Scan
+from tracetag.tags.models import Tag
+from tracetag.tags.service import issue_tags
+
+
+@pytest.fixture
+def tags(session: Session, issuer: Issuer) -> dict[str, Any]:
+    producer = factories.make_producer(session)
+    product = factories.make_product(session, producer)
+    batch = factories.make_batch(session, issuer, product, lot="L-01")
+    other = factories.make_batch(session, issuer, product, lot="L-02")
+    signed, _ = issue_tags(
+        session, batch=batch, count=3, signed=True, idempotency_key="a", issuer=issuer
+    )
+    unsigned, _ = issue_tags(
+        session, batch=batch, count=1, signed=False, idempotency_key="b", issuer=issuer
+    )
+    elsewhere, _ = issue_tags(
+        session, batch=other, count=1, signed=True, idempotency_key="c", issuer=issuer
+    )
+    session.commit()
+
+    def of(issuance: Any) -> list[Tag]:
+        return list(session.scalars(select(Tag).where(Tag.issuance_id == issuance.id)))
+
+    return {
+        "gtin": product.gtin,
+        "signed": of(signed),
+        "unsigned": of(unsigned)[0],
+        "elsewhere": of(elsewhere)[0],
+    }
+
+
+def _path(gtin: str, lot: str, tag_serial: str, digsig: str | None) -> str:
+    return tag_digital_link("", gtin, lot, tag_serial, digsig)
+
+
+def _json(client: TestClient, path: str, **headers: str) -> dict[str, Any]:
+    r = client.get(path, headers={"Accept": "application/json", **headers})
+    return dict(r.json())
+
+
+def test_genuine_signed_tag(client: TestClient, tags: dict[str, Any]) -> None:
+    tag = tags["signed"][0]
+    path = _path(tags["gtin"], "L-01", tag.serial, tag.digsig)
+    html = client.get(path, headers={"Accept-Language": "vi"}).text
+    assert "Tem chính hãng (chữ ký hợp lệ)" in html
+    assert "Đây là lần đầu tiên mã này được quét" in html
+    assert "Gạo ST25 Mỹ Xuyên" in html  # everything the batch page shows
+    data = _json(client, path)
+    assert data["tag"]["status"] == "genuine"
+    assert data["tag"]["scans_before"] == 1
+    assert data["verification"]["status"] == "valid"
+
+
+def test_unsigned_tag_is_verified_online(client: TestClient, tags: dict[str, Any]) -> None:
+    tag = tags["unsigned"]
+    data = _json(client, _path(tags["gtin"], "L-01", tag.serial, None))
+    assert data["tag"]["status"] == "online"
+    html = client.get(_path(tags["gtin"], "L-01", tag.serial, None)).text
+    assert "đã xác minh trực tuyến" in html
+
+
+def test_tampered_8030_is_flagged(client: TestClient, tags: dict[str, Any]) -> None:
+    tag = tags["signed"][1]
+    digsig = tag.digsig
+    flipped = digsig[:10] + ("A" if digsig[10] != "A" else "B") + digsig[11:]
+    path = _path(tags["gtin"], "L-01", tag.serial, flipped)
+    data = _json(client, path)
+    assert data["tag"]["status"] == "forged"
+    html = client.get(path).text
+    assert "tem này không do tracetag phát hành" in html
+    # a signed tag printed without its signature is not genuine either
+    assert _json(client, _path(tags["gtin"], "L-01", tag.serial, None))["tag"]["status"] == "forged"
+
+
+def test_unknown_serial_on_known_batch(client: TestClient, tags: dict[str, Any]) -> None:
+    path = _path(tags["gtin"], "L-01", "ZZZZZZZZZZZZZ", None)
+    r = client.get(path)
+    assert r.status_code == 404
+    assert "Không do nhà sản xuất này phát hành: nhiều khả năng là hàng giả" in r.text
+    assert "Traceback" not in r.text
+
+
+def test_serial_moved_to_another_batch(client: TestClient, tags: dict[str, Any]) -> None:
+    tag = tags["elsewhere"]  # issued for L-02, printed on an L-01 label
+    data = _json(client, _path(tags["gtin"], "L-01", tag.serial, tag.digsig))
+    assert data["tag"]["status"] == "moved"
+    html = client.get(_path(tags["gtin"], "L-01", tag.serial, tag.digsig)).text
+    assert "số sê-ri này thuộc về lô hàng khác" in html
+
+
+def test_scans_are_counted_and_copies_warned(
+    client: TestClient, session: Session, tags: dict[str, Any], app: Any
+) -> None:
+    tag = tags["signed"][2]
+    path = _path(tags["gtin"], "L-01", tag.serial, tag.digsig)
+    limit = app.state.settings.copy_max_clients
+    for i in range(limit):
+        data = _json(client, path, **{"User-Agent": f"Mozilla/5.0 phone-{i} Chrome/120"})
+        assert data["tag"]["scans_before"] == i
+    assert data["tag"]["copy_warning"] is True
+    assert data["tag"]["recent_clients"] == limit
+    html = client.get(path).text
+    assert "Mã này có thể đã bị sao chép" in html
+    stored = session.scalars(select(Scan).where(Scan.tag_id == tag.id)).all()
+    assert len(stored) == limit + 1
+    assert all(len(s.client_hash) == 32 and "." not in s.client_hash for s in stored)
+    session.refresh(tag)
+    assert tag.scan_count == limit + 1
+    assert tag.first_scanned_at is not None
+
+
+def test_one_phone_scanning_twice_is_no_copy(client: TestClient, tags: dict[str, Any]) -> None:
+    tag = tags["signed"][0]
+    path = _path(tags["gtin"], "L-01", tag.serial, tag.digsig)
+    for _ in range(3):
+        data = _json(client, path, **{"User-Agent": "Zalo/23 Mobile"})
+    assert data["tag"]["copy_warning"] is False
+    assert data["tag"]["recent_clients"] == 1
