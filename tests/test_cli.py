@@ -105,3 +105,41 @@ def test_help_lists_the_commands() -> None:
     )
     for name in ("serve", "db", "keys", "admin", "demo", "verify"):
         assert name in result.stdout
+
+
+@pytest.fixture
+def tag_uri(session: Session, issuer: Issuer) -> tuple[str, str]:
+    from sqlalchemy import select
+
+    from tracetag.gs1 import tag_digital_link
+    from tracetag.tags.models import Tag
+    from tracetag.tags.service import issue_tags
+
+    producer = factories.make_producer(session)
+    batch = factories.make_batch(session, issuer, factories.make_product(session, producer))
+    issuance, _ = issue_tags(
+        session, batch=batch, count=1, signed=True, idempotency_key="cli", issuer=issuer
+    )
+    tag = session.scalars(select(Tag).where(Tag.issuance_id == issuance.id)).one()
+    uri = tag_digital_link(
+        "https://tracetag.test", batch.product.gtin, batch.lot, tag.serial, tag.digsig
+    )
+    return uri, tag_digital_link("https://tracetag.test", batch.product.gtin, batch.lot, tag.serial)
+
+
+def test_tag_url_verifies_offline(
+    tag_uri: tuple[str, str], signed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    uri, unsigned_uri = tag_uri
+    _, jwks_file = signed
+    ok = run_offline("verify", uri, "--jwks", str(jwks_file))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "VALID: tag signature" in ok.stdout
+    moved = uri.replace("/21/", "/21/X") if "/21/" in uri else uri
+    assert run_offline("verify", moved, "--jwks", str(jwks_file)).returncode == 1
+    other_lot = uri.replace("/10/L", "/10/M", 1)
+    assert other_lot != uri
+    assert run_offline("verify", other_lot, "--jwks", str(jwks_file)).returncode == 1
+    no_sig = run_offline("verify", unsigned_uri, "--jwks", str(jwks_file))
+    assert no_sig.returncode == 2
+    assert "cannot be checked offline" in no_sig.stderr

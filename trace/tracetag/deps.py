@@ -18,7 +18,8 @@ from tracetag.signing.keys import KeyRing
 from tracetag.web.pages import Pages
 
 
-def get_settings(request: Request) -> Settings:
+# Plain accessors are `async def` so FastAPI calls them inline instead of in a thread.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -35,17 +36,17 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def get_keyring(request: Request) -> KeyRing:
+async def get_keyring(request: Request) -> KeyRing:
     keyring: KeyRing = request.app.state.keyring
     return keyring
 
 
-def get_issuer(request: Request) -> Issuer:
+async def get_issuer(request: Request) -> Issuer:
     issuer: Issuer = request.app.state.issuer
     return issuer
 
 
-def get_pages(request: Request) -> Pages:
+async def get_pages(request: Request) -> Pages:
     pages: Pages = request.app.state.pages
     return pages
 

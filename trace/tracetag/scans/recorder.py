@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.db import begin_write, utcnow
@@ -123,20 +123,21 @@ class ScanRecorder:
             return
 
     def _store(self, requests: list[ScanRequest]) -> list[ScanResult | None]:
+        """One transaction for a whole batch: five statements, however many scans it holds."""
         now = utcnow()
-        keys = {(r.gtin, r.serial) for r in requests}
+        keys = list({(r.gtin, r.serial) for r in requests})
         with self._factory() as session:
             begin_write(session)
-            rows = session.execute(
-                select(Tag.id, Tag.gtin, Tag.serial, Tag.batch_id, Tag.digsig).where(
-                    tuple_(Tag.gtin, Tag.serial).in_(list(keys))
-                )
-            ).all()
+            # Core statements on the session's connection: the ORM's per-statement
+            # bookkeeping would cost more than the database work here.
+            conn = session.connection()
+            rows = conn.execute(_FIND_TAGS, {"keys": keys}).all()
             tags = {(row.gtin, row.serial): row for row in rows}
             recorded = [r for r in requests if r.record and (r.gtin, r.serial) in tags]
+            per_tag = Counter(tags[(r.gtin, r.serial)].id for r in recorded)
             if recorded:
-                session.execute(
-                    insert(Scan),
+                conn.execute(
+                    _INSERT_SCAN,
                     [
                         {
                             "tag_id": tags[(r.gtin, r.serial)].id,
@@ -147,38 +148,21 @@ class ScanRecorder:
                         for r in recorded
                     ],
                 )
-            per_tag = Counter(tags[(r.gtin, r.serial)].id for r in recorded)
-            totals: dict[int, tuple[int, datetime | None]] = {}
-            for tag_id, k in sorted(per_tag.items()):  # fixed order: no deadlocks between workers
-                count, first = session.execute(
-                    update(Tag)
-                    .where(Tag.id == tag_id)
-                    .values(
-                        scan_count=Tag.scan_count + k,
-                        first_scanned_at=func.coalesce(Tag.first_scanned_at, now),
-                        last_scanned_at=now,
-                    )
-                    .returning(Tag.scan_count, Tag.first_scanned_at)
-                ).one()
-                totals[tag_id] = (count - k, first)
-            looked_up = [row.id for row in rows]
-            clients: dict[int, int] = {}
-            if looked_up:
-                clients = dict(
-                    session.execute(
-                        select(Scan.tag_id, func.count(func.distinct(Scan.client_hash)))
-                        .where(Scan.tag_id.in_(looked_up), Scan.scanned_at >= now - self._window)
-                        .group_by(Scan.tag_id)
-                    ).all()
+                # Sorted ids: every worker locks rows in the same order, so none deadlock.
+                increments = sorted(per_tag.items())
+                conn.execute(
+                    _COUNT_SCANS, [{"tag_id": tag, "k": k, "now": now} for tag, k in increments]
                 )
-                unrecorded = [tid for tid in looked_up if tid not in totals]
-                if unrecorded:
-                    for tag_id, count, first in session.execute(
-                        select(Tag.id, Tag.scan_count, Tag.first_scanned_at).where(
-                            Tag.id.in_(unrecorded)
-                        )
-                    ):
-                        totals[tag_id] = (count, first)
+            ids = [row.id for row in rows]
+            totals: dict[int, tuple[int, datetime | None]] = {}
+            clients: dict[int, int] = {}
+            if ids:
+                # Read after our own update, inside the transaction that holds the rows:
+                # exact even with other workers writing.
+                for tag_id, count, first in conn.execute(_TOTALS, {"ids": ids}):
+                    totals[tag_id] = (count - per_tag.get(tag_id, 0), first)
+                since = now - self._window
+                clients = dict(conn.execute(_CLIENTS, {"ids": ids, "since": since}).all())
             session.commit()
         seen: Counter[int] = Counter()
         results: list[ScanResult | None] = []
@@ -201,3 +185,31 @@ class ScanRecorder:
             if r.record:
                 seen[row.id] += 1
         return results
+
+
+_tags = Tag.__table__
+_scans = Scan.__table__
+_FIND_TAGS = select(
+    _tags.c.id, _tags.c.gtin, _tags.c.serial, _tags.c.batch_id, _tags.c.digsig
+).where(tuple_(_tags.c.gtin, _tags.c.serial).in_(bindparam("keys", expanding=True)))
+_INSERT_SCAN = insert(_scans)
+_COUNT_SCANS = (
+    update(_tags)
+    .where(_tags.c.id == bindparam("tag_id"))
+    .values(
+        scan_count=_tags.c.scan_count + bindparam("k"),
+        first_scanned_at=func.coalesce(_tags.c.first_scanned_at, bindparam("now")),
+        last_scanned_at=bindparam("now"),
+    )
+)
+_TOTALS = select(_tags.c.id, _tags.c.scan_count, _tags.c.first_scanned_at).where(
+    _tags.c.id.in_(bindparam("ids", expanding=True))
+)
+_CLIENTS = (
+    select(_scans.c.tag_id, func.count(func.distinct(_scans.c.client_hash)))
+    .where(
+        _scans.c.tag_id.in_(bindparam("ids", expanding=True)),
+        _scans.c.scanned_at >= bindparam("since"),
+    )
+    .group_by(_scans.c.tag_id)
+)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from tracetag.config import PROJECT_ROOT
 from tracetag.i18n import LANGUAGES, Formatter, translations
@@ -37,6 +39,7 @@ class Pages:
             env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
             env.globals["place"] = _place
             self.envs[lang] = env
+        self.formatters = {lang: Formatter(lang) for lang in LANGUAGES}
         css = (STATIC_DIR / "style.css").read_bytes()
         self.static_version = hashlib.sha256(css).hexdigest()[:10]
 
@@ -49,11 +52,52 @@ class Pages:
         def lang_url(other: str) -> str:
             return path + "?" + urlencode({**query, "lang": other})
 
+        context.setdefault("lang_url", lang_url)
         env = self.envs[lang]
         return env.get_template(name).render(
             lang=lang,
-            fmt=Formatter(lang),
-            lang_url=lang_url,
+            fmt=self.formatters[lang],
             static_version=self.static_version,
             **context,
         )
+
+    def shell(self, name: str, *, lang: str, **context: Any) -> PageShell:
+        """A page rendered once with holes for what changes on every request."""
+        html = self.render(
+            name,
+            lang=lang,
+            path="",
+            query={},
+            lang_url=lambda _other: _LANG_MARK,
+            tag_section=_BODY_MARK,
+            **context,
+        )
+        head, rest = html.split(_LANG_HOLE, 1)
+        middle, tail = rest.split(_BODY_HOLE, 1)
+        return PageShell(lang=lang, parts=(head, middle, tail))
+
+    def fragment(self, name: str, *, lang: str, **context: Any) -> str:
+        return (
+            self.envs[lang]
+            .get_template(name)
+            .render(lang=lang, fmt=self.formatters[lang], **context)
+        )
+
+
+_LANG_HOLE = "\x00lang-url\x00"
+_BODY_HOLE = "\x00tag-section\x00"
+# Constant markers, not user data: they are cut out before anything is sent.
+_LANG_MARK = Markup(_LANG_HOLE)  # noqa: S704
+_BODY_MARK = Markup(_BODY_HOLE)  # noqa: S704
+
+
+@dataclass(frozen=True)
+class PageShell:
+    """A cached page in three parts; fill() puts the language link and the body between them."""
+
+    lang: str
+    parts: tuple[str, str, str]
+
+    def fill(self, lang_url: str, body: str) -> str:
+        head, middle, tail = self.parts
+        return head + str(escape(lang_url)) + middle + body + tail

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -31,6 +31,8 @@ class RecordView:
     issued_at: date
     image: tuple[str, int, int] | None
     versions: list[dict[str, Any]]
+    # Rendered tag-page shells by language; they live exactly as long as this view.
+    shells: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_current(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -17,7 +17,7 @@ from tracetag.config import Settings
 from tracetag.deps import KeyRingDep, PagesDep, SessionDep
 from tracetag.errors import NotFound
 from tracetag.gs1 import GS1Error, digital_link, element_string, normalize_gtin
-from tracetag.i18n import negotiate
+from tracetag.i18n import N_, gettext, negotiate
 from tracetag.products.service import get_image
 from tracetag.scans.assess import assess_tag
 from tracetag.scans.fingerprint import client_hash, ua_family
@@ -125,6 +125,15 @@ def lookup(
     return RedirectResponse(target, status_code=303)
 
 
+def _version_param(text: str | None) -> int | None:
+    """?version=N as an int; -1 when it is there but not a number from 1 to 1,000,000."""
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 1_000_000:
+        return -1
+    return int(text)
+
+
 def _parse_link(raw_path: str) -> tuple[str, str, str | None] | None:
     """GTIN, lot and optional serial from a raw /01/…/10/…[/21/…] path (still percent-encoded)."""
     segments = raw_path.rstrip("/").split("/")
@@ -148,16 +157,39 @@ def _load_view(request: Request, gtin: str, lot: str, version: int | None) -> Re
             return None
 
 
-@router.get("/01/{gtin}/10/{rest:path}", tags=["public"], response_model=None)
-async def digital_link_page(
-    request: Request,
-    pages: PagesDep,
-    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
-) -> Response:
+@router.get(
+    "/01/{gtin}/10/{rest:path}",
+    tags=["public"],
+    response_model=None,
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "version",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                "description": "An earlier version of the batch record.",
+            }
+        ]
+    },
+)
+async def digital_link_page(request: Request) -> Response:
     """The page a QR code opens: a batch (…/10/{lot}) or a unit tag (…/10/{lot}/21/{serial}).
 
-    HTML for browsers; JSON for `Accept: application/json` or `?format=json`.
+    HTML for browsers; JSON for `Accept: application/json` or `?format=json`. The handler takes
+    no FastAPI dependencies: it is the hot path of every scan.
     """
+    pages: Pages = request.app.state.pages
+    version = _version_param(request.query_params.get("version"))
+    if version == -1:
+        return render_page(
+            request,
+            pages,
+            "error.html",
+            status_code=400,
+            title=gettext(page_lang(request), N_("Invalid address")),
+            message=gettext(page_lang(request), N_("The link has a parameter that is not valid.")),
+        )
     raw_bytes = request.scope.get("raw_path")
     raw = raw_bytes.decode("latin-1") if raw_bytes else quote(request.url.path, safe="/")
     parsed = _parse_link(raw.split("?")[0])
@@ -224,14 +256,21 @@ async def tag_page(request: Request, pages: Pages, *, gtin: str, lot: str, seria
     if wants_json(request):
         return JSONResponse({"tag": check.json(), **view.json()}, headers={"Vary": "Accept"})
     lang = page_lang(request)
-    status_code = 404 if check.status == "unknown_serial" else 200
-    return render_page(
-        request,
-        pages,
-        "tag.html",
-        status_code=status_code,
-        issuer_name=settings.issuer_name,
-        tag=check,
-        serial=serial,
-        **view.context(lang, digital_link("", gtin, lot)),
+    shell = view.shells.get(lang)
+    if shell is None:  # once per record view and language; the scan part is rendered below
+        shell = view.shells[lang] = pages.shell(
+            "tag.html",
+            lang=lang,
+            issuer_name=settings.issuer_name,
+            **view.context(lang, digital_link("", gtin, lot)),
+        )
+    body = pages.fragment(
+        "_tag_status.html", lang=lang, tag=check, serial=serial, issuer_name=settings.issuer_name
+    )
+    query = {k: v for k, v in request.query_params.items() if k != "lang"}
+    lang_url = request.url.path + "?" + urlencode({**query, "lang": "en" if lang == "vi" else "vi"})
+    return HTMLResponse(
+        shell.fill(lang_url, body),
+        status_code=404 if check.status == "unknown_serial" else 200,
+        headers={"Content-Language": lang, "Vary": "Accept, Accept-Language"},
     )
