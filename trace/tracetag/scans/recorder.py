@@ -15,8 +15,9 @@ from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.db import begin_write, utcnow
@@ -187,8 +188,8 @@ class ScanRecorder:
         return results
 
 
-_tags = Tag.__table__
-_scans = Scan.__table__
+_tags = cast(Table, Tag.__table__)
+_scans = cast(Table, Scan.__table__)
 _FIND_TAGS = select(
     _tags.c.id, _tags.c.gtin, _tags.c.serial, _tags.c.batch_id, _tags.c.digsig
 ).where(tuple_(_tags.c.gtin, _tags.c.serial).in_(bindparam("keys", expanding=True)))
