@@ -182,6 +182,8 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
+        # No OpenTelemetry here; switched off, FastAPI skips its per-request provider checks.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="tracetag",
         version=__version__,
         description="Signed traceability records and GS1 Digital Link QR codes for OCOP "
