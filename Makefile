@@ -28,16 +28,16 @@ run: $(VENV)/.installed-run
 	$(BIN)/tracetag serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check trace tests migrations
-	$(BIN)/ruff format --check trace tests migrations
+	$(BIN)/ruff check trace tests migrations benchmarks
+	$(BIN)/ruff format --check trace tests migrations benchmarks
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 format: $(VENV)/.installed-test
-	$(BIN)/ruff check --fix trace tests migrations
-	$(BIN)/ruff format trace tests migrations
+	$(BIN)/ruff check --fix trace tests migrations benchmarks
+	$(BIN)/ruff format trace tests migrations benchmarks
 
 # Refresh the message catalogs after changing strings in templates or code.
 i18n-extract: $(VENV)/.installed-test
@@ -46,3 +46,7 @@ i18n-extract: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks against same-run references; `make bench BENCH_ARGS=--quick` for a short run.
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

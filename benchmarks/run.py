@@ -31,6 +31,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # for tests.databases (fresh databases on both backends)
 
 from tests.databases import POSTGRES_ENV, fresh_database  # noqa: E402
+
 from tracetag.labels.qr import qr_modules  # noqa: E402
 
 RESULTS: list[dict[str, Any]] = []
@@ -70,9 +71,10 @@ def cli(env: dict[str, str], *args: str, timeout: float = 3600) -> subprocess.Co
 @contextmanager
 def prepared(backend: str) -> Iterator[dict[str, str]]:
     """A fresh migrated database with a key and the demo batch (id 1)."""
-    with tempfile.TemporaryDirectory(prefix="tracetag-bench-") as tmp, fresh_database(
-        backend
-    ) as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="tracetag-bench-") as tmp,
+        fresh_database(backend) as url,
+    ):
         env = {**os.environ, "TRACETAG_DATABASE_URL": url, "TRACETAG_KEYS_DIR": f"{tmp}/keys"}
         env["TRACETAG_RECORD_VIEW_TTL"] = "10"
         cli(env, "keys", "generate")
@@ -134,9 +136,7 @@ def bench_issuance(count: int) -> None:
                 rates.append(rate)
                 ratios.append(rate / reference)
             ratio = statistics.median(ratios)
-            record(
-                f"issuance {backend}: tags/s", statistics.median(rates), "tags/s", "", None
-            )
+            record(f"issuance {backend}: tags/s", statistics.median(rates), "tags/s", "", None)
             record(
                 f"issuance {backend}: ratio to raw Ed25519 sign rate",
                 ratio,
@@ -195,8 +195,16 @@ def bench_labels(counts: list[int]) -> None:
             out = Path(tempfile.gettempdir()) / f"tracetag-bench-{count}.pdf"
             reference = raw_qr_rate(sample)
             seconds, rss = peak_rss_of(
-                [sys.executable, "-m", "tracetag.cli", "tags", "export", str(ids[count]),
-                 "-o", str(out)],
+                [
+                    sys.executable,
+                    "-m",
+                    "tracetag.cli",
+                    "tags",
+                    "export",
+                    str(ids[count]),
+                    "-o",
+                    str(out),
+                ],
                 env,
             )
             size = out.stat().st_size
@@ -212,10 +220,20 @@ def bench_labels(counts: list[int]) -> None:
                 ratio_to_raw_qr=round(rate / reference, 3),
                 workers=os.environ.get("TRACETAG_LABEL_WORKERS", str(min(4, os.cpu_count() or 1))),
             )
-            record(f"labels {count:,}: bytes per label", size / count, "B/label", "<= 600",
-                   size / count <= 600)
-            record(f"labels {count:,}: peak RSS of the exporting process", rss, "MB", "<= 300",
-                   rss <= 300)
+            record(
+                f"labels {count:,}: bytes per label",
+                size / count,
+                "B/label",
+                "<= 600",
+                size / count <= 600,
+            )
+            record(
+                f"labels {count:,}: peak RSS of the exporting process",
+                rss,
+                "MB",
+                "<= 300",
+                rss <= 300,
+            )
         record("labels: raw QR-encode rate (zxing-cpp, reference)", reference, "codes/s", "", None)
 
 
@@ -234,9 +252,20 @@ def server(env: dict[str, str], workers: int) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     env = {**env, "TRACETAG_PUBLIC_BASE_URL": base}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tracetag.app:create_app", "--factory",
-         "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level",
-         "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tracetag.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -273,7 +302,46 @@ end
 """
 
 
-def wrk(base: str, paths_file: Path, seconds: int, connections: int = 32) -> tuple[float, float, int]:
+def python_load(
+    base: str, paths_file: Path, seconds: int, connections: int = 32
+) -> tuple[float, float, int]:
+    """The fallback load generator when wrk is absent: slower, so it understates throughput."""
+    import asyncio
+
+    import httpx
+
+    paths = paths_file.read_text().split()
+
+    async def run() -> tuple[float, float, int]:
+        latencies: list[float] = []
+        errors = 0
+        deadline = time.perf_counter() + seconds
+        limits = httpx.Limits(max_connections=connections)
+        async with httpx.AsyncClient(base_url=base, limits=limits) as client:
+
+            async def worker(offset: int) -> None:
+                nonlocal errors
+                i = offset
+                while time.perf_counter() < deadline:
+                    start = time.perf_counter()
+                    r = await client.get(paths[i % len(paths)])
+                    latencies.append(time.perf_counter() - start)
+                    errors += r.status_code >= 400
+                    i += connections
+
+            await asyncio.gather(*(worker(k) for k in range(connections)))
+        latencies.sort()
+        p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+        return len(latencies) / seconds, p99, errors
+
+    return asyncio.run(run())
+
+
+def wrk(
+    base: str, paths_file: Path, seconds: int, connections: int = 32
+) -> tuple[float, float, int]:
+    if shutil.which("wrk") is None:
+        return python_load(base, paths_file, seconds, connections)
     script = paths_file.with_suffix(".lua")
     script.write_text(WRK_SCRIPT % paths_file)
     out = subprocess.run(
@@ -288,10 +356,8 @@ def wrk(base: str, paths_file: Path, seconds: int, connections: int = 32) -> tup
 
 
 def bench_scans(seconds: int, workers: int) -> None:
-    if shutil.which("wrk") is None:
-        print("\nscans: wrk is not installed (apt-get install wrk); skipped")
-        return
-    print(f"\nScans: 32 connections, {seconds}s per run, {workers} worker(s), wrk")
+    tool = "wrk" if shutil.which("wrk") else "a Python load generator (apt-get install wrk)"
+    print(f"\nScans: 32 connections, {seconds}s per run, {workers} worker(s), {tool}")
     for backend in backends():
         with prepared(backend) as env:
             cli(env, "tags", "issue", "1", "--count", "1000", "--key", "scan-bench")
@@ -328,9 +394,13 @@ def bench_scans(seconds: int, workers: int) -> None:
                         p99s.append(p99)
             ratio = statistics.median(ratios)
             p99 = statistics.median(p99s)
-            record(f"scans {backend}: bare endpoint", statistics.median(bare_rates), "req/s", "", None)
+            record(
+                f"scans {backend}: bare endpoint", statistics.median(bare_rates), "req/s", "", None
+            )
             record(f"scans {backend}: tag page", statistics.median(tag_rates), "req/s", "", None)
-            record(f"scans {backend}: ratio tag page / bare", ratio, "ratio", ">= 0.4", ratio >= 0.4)
+            record(
+                f"scans {backend}: ratio tag page / bare", ratio, "ratio", ">= 0.4", ratio >= 0.4
+            )
             record(f"scans {backend}: p99 latency, tag page", p99, "ms", "<= 30", p99 <= 30)
             engine = make_engine(env["TRACETAG_DATABASE_URL"])
             with make_session_factory(engine)() as session:
@@ -341,8 +411,13 @@ def bench_scans(seconds: int, workers: int) -> None:
                 stored = session.scalar(select(func.count()).select_from(Scan))
                 total = session.scalar(select(func.sum(Tag.scan_count)))
             engine.dispose()
-            record(f"scans {backend}: scans stored = sum of counters", float(stored or 0), "scans",
-                   "equal", stored == total)
+            record(
+                f"scans {backend}: scans stored = sum of counters",
+                float(stored or 0),
+                "scans",
+                "equal",
+                stored == total,
+            )
 
 
 def main() -> None:
@@ -364,8 +439,11 @@ def main() -> None:
     out = HERE / "results.json"
     out.write_text(
         json.dumps(
-            {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpus": os.cpu_count(),
-             "results": RESULTS},
+            {
+                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "cpus": os.cpu_count(),
+                "results": RESULTS,
+            },
             indent=2,
             ensure_ascii=False,
         )
