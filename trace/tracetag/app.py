@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
@@ -21,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tracetag import __version__
 from tracetag.batches.routes import router as batches_router
-from tracetag.batches.service import Issuer, find_by_code
+from tracetag.batches.service import Issuer
 from tracetag.config import Settings
 from tracetag.db import make_engine, make_session_factory
 from tracetag.errors import Conflict, Invalid, NotFound, TraceError
@@ -32,7 +33,7 @@ from tracetag.scans.recorder import ScanRecorder
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.routes import router as tags_router
 from tracetag.web.pages import STATIC_DIR, Pages
-from tracetag.web.record_view import RecordView, build_record_view
+from tracetag.web.record_view import load_record_view
 from tracetag.web.routes import page_lang, render_page, wants_json
 from tracetag.web.routes import router as web_router
 from tracetag.web.view_cache import RecordViewCache
@@ -199,15 +200,9 @@ def create_app(
     app.state.scan_recorder = recorder
     app.state.scan_salt = scan_salt(settings, keyring)
 
-    def load_view(gtin: str, lot: str) -> RecordView | None:
-        with session_factory() as session:
-            try:
-                batch = find_by_code(session, gtin=gtin, lot=lot)
-            except NotFound:
-                return None
-            return build_record_view(session, batch=batch, keyring=keyring)
-
-    app.state.record_views = RecordViewCache(load_view, ttl=settings.record_view_ttl)
+    app.state.record_views = RecordViewCache(
+        partial(load_record_view, session_factory, keyring), ttl=settings.record_view_ttl
+    )
 
     app.include_router(producers_router)
     app.include_router(products_router)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,6 +19,7 @@ from tracetag.signing.digsig import TagSigner
 from tracetag.tags.models import Tag, TagIssuance
 from tracetag.tags.serials import new_serial
 
+_TAGS = cast(Table, Tag.__table__)
 # Rows per INSERT round trip: large enough for executemany to be cheap, small enough for
 # a progress bar to move.
 CHUNK = 5_000
@@ -75,27 +78,43 @@ def issue_tags(
 
     gtin, lot = batch.product.gtin, batch.lot
     sign = TagSigner(keyring.signing_key, keyring.signing_kid).sign if signed else None
-    done = 0
-    while done < count:
-        size = min(CHUNK, count - done)
-        rows = []
+    issuance_id, batch_id = issuance.id, batch.id
+
+    def make_rows(size: int) -> list[dict[str, object]]:
+        rows: list[dict[str, object]] = []
         for _ in range(size):
             serial = new_serial()
             rows.append(
                 {
-                    "issuance_id": issuance.id,
-                    "batch_id": batch.id,
+                    "issuance_id": issuance_id,
+                    "batch_id": batch_id,
                     "gtin": gtin,
                     "serial": serial,
                     "digsig": sign(gtin, lot, serial) if sign else None,
                     "scan_count": 0,
                 }
             )
-        # Core executemany: the ORM's per-object bookkeeping would dominate at this size.
-        session.execute(insert(Tag), rows)
-        done += size
-        if progress is not None:
-            progress(size)
+        return rows
+
+    # Core executemany on the session's connection (the ORM's per-row bookkeeping would
+    # dominate), run in a helper thread so the next chunk is signed while the database
+    # stores this one. Only one thread touches the connection at any time.
+    connection = session.connection()
+    statement = insert(_TAGS)
+    done = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tag-insert") as inserter:
+        pending: Future[object] | None = None
+        while done < count:
+            size = min(CHUNK, count - done)
+            rows = make_rows(size)
+            if pending is not None:
+                pending.result()
+            pending = inserter.submit(connection.execute, statement, rows)
+            done += size
+            if progress is not None:
+                progress(size)
+        if pending is not None:
+            pending.result()
     return issuance, True
 
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.batches.models import Batch
 from tracetag.batches.record import record_content
-from tracetag.batches.service import Verdict, check_record, records_of
+from tracetag.batches.service import Verdict, check_record, find_by_code, records_of
 from tracetag.errors import NotFound
 from tracetag.i18n import CATEGORY_LABELS, PRODUCER_KIND_LABELS, gettext
 from tracetag.products.service import get_image
@@ -124,3 +124,19 @@ def build_record_view(
             {"version": r.version, "issued_at": r.issued_at.date(), "note": r.note} for r in records
         ],
     )
+
+
+def load_record_view(
+    factory: sessionmaker[Session],
+    keyring: KeyRing,
+    gtin: str,
+    lot: str,
+    version: int | None = None,
+) -> RecordView | None:
+    """The checked record view of a code, or None when the code (or version) is not registered."""
+    with factory() as session:
+        try:
+            batch = find_by_code(session, gtin=gtin, lot=lot)
+            return build_record_view(session, batch=batch, keyring=keyring, version=version)
+        except NotFound:
+            return None

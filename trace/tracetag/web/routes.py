@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
 
 from tracetag.batches.models import SignedRecord
-from tracetag.batches.service import find_by_code
 from tracetag.config import Settings
 from tracetag.deps import KeyRingDep, PagesDep, SessionDep
 from tracetag.errors import NotFound
@@ -24,7 +23,7 @@ from tracetag.scans.fingerprint import client_hash, ua_family
 from tracetag.scans.recorder import ScanRequest
 from tracetag.signing.jwk import jwks_document
 from tracetag.web.pages import Pages
-from tracetag.web.record_view import RecordView, build_record_view
+from tracetag.web.record_view import load_record_view
 
 router = APIRouter()
 
@@ -145,18 +144,6 @@ def _parse_link(raw_path: str) -> tuple[str, str, str | None] | None:
     return segments[2], unquote(segments[4]), serial
 
 
-def _load_view(request: Request, gtin: str, lot: str, version: int | None) -> RecordView | None:
-    """The record view of a code, or None when the code is not registered (runs in a thread)."""
-    factory = request.app.state.session_factory
-    keyring = request.app.state.keyring
-    with factory() as session:
-        try:
-            batch = find_by_code(session, gtin=gtin, lot=lot)
-            return build_record_view(session, batch=batch, keyring=keyring, version=version)
-        except NotFound:
-            return None
-
-
 @router.get(
     "/01/{gtin}/10/{rest:path}",
     tags=["public"],
@@ -208,7 +195,11 @@ async def digital_link_page(request: Request) -> Response:
     if serial is not None:
         return await tag_page(request, pages, gtin=gtin14, lot=lot, serial=serial)
 
-    view = await run_in_threadpool(_load_view, request, gtin14, lot, version)
+    state = request.app.state
+    # The batch page checks the stored JWS against the rows on every view: no cache here.
+    view = await run_in_threadpool(
+        load_record_view, state.session_factory, state.keyring, gtin14, lot, version
+    )
     if view is None:
         return not_found_page(request, pages, code if version is None else f"{code} v{version}")
     if wants_json(request):
