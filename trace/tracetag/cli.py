@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tracetag.config import PROJECT_ROOT, Settings
 from tracetag.errors import KeyStoreError, TraceError, VerificationError
+
+if TYPE_CHECKING:
+    from tracetag.batches.service import Issuer
 
 app = typer.Typer(help="tracetag: signed traceability records and QR codes.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -33,6 +36,18 @@ def _settings() -> Settings:
 
 def _passphrase(settings: Settings) -> str | None:
     return settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
+
+
+def _issuer(settings: Settings) -> Issuer:
+    """The signing side of the service, from the keys on disk; a clear exit when they fail."""
+    from tracetag.batches.service import Issuer
+    from tracetag.signing.keys import KeyRing
+
+    try:
+        keyring = KeyRing.load(settings.keys_dir, _passphrase(settings), settings.signing_kid)
+    except KeyStoreError as exc:
+        raise _fail(str(exc)) from exc
+    return Issuer(keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -143,18 +158,12 @@ def admin_create_key(label: str = "cli") -> None:
 def demo() -> None:
     """Load the demo data if the database is empty; print the demo URL and a fresh admin key."""
     from tracetag.accounts.service import create_key, revoke_keys_labelled
-    from tracetag.batches.service import Issuer
     from tracetag.db import make_engine, make_session_factory
     from tracetag.demo import database_is_empty, demo_batch, load_demo
     from tracetag.gs1 import digital_link
-    from tracetag.signing.keys import KeyRing
 
     settings = _settings()
-    try:
-        keyring = KeyRing.load(settings.keys_dir, _passphrase(settings), settings.signing_kid)
-    except KeyStoreError as exc:
-        raise _fail(str(exc)) from exc
-    issuer = Issuer(keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url)
+    issuer = _issuer(settings)
     factory = make_session_factory(make_engine(settings.database_url))
     with factory() as session:
         if database_is_empty(session):
@@ -206,17 +215,11 @@ def tags_issue(
     import secrets
 
     from tracetag.batches.models import Batch
-    from tracetag.batches.service import Issuer
     from tracetag.db import make_engine, make_session_factory
-    from tracetag.signing.keys import KeyRing
     from tracetag.tags.service import issue_tags
 
     settings = _settings()
-    try:
-        keyring = KeyRing.load(settings.keys_dir, _passphrase(settings), settings.signing_kid)
-    except KeyStoreError as exc:
-        raise _fail(str(exc)) from exc
-    issuer = Issuer(keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url)
+    issuer = _issuer(settings)
     idempotency_key = key or f"cli-{secrets.token_hex(8)}"
     factory = make_session_factory(make_engine(settings.database_url))
     with factory() as session, _progress() as progress:
