@@ -21,6 +21,8 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
+# The printed links follow HOST and PORT unless TRACETAG_PUBLIC_BASE_URL says otherwise.
+run: export TRACETAG_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.installed-run
 	$(BIN)/tracetag db upgrade
 	$(BIN)/tracetag keys generate --if-missing
