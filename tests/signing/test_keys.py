@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tracetag.errors import KeyStoreError
 from tracetag.signing.keys import KeyRing, generate_key, list_keys
@@ -37,7 +38,9 @@ def test_key_created_0600_even_with_a_permissive_umask(tmp_path: Path) -> None:
 def test_passphrase_encrypts_and_is_required(tmp_path: Path) -> None:
     kid = generate_key(tmp_path, "mật khẩu dài")
     data = _private(tmp_path).read_bytes()
-    assert data.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    # cryptography itself refuses to read it without the passphrase: it is really encrypted
+    with pytest.raises(TypeError, match="encrypted"):
+        load_pem_private_key(data, password=None)
     assert KeyRing.load(tmp_path, "mật khẩu dài").signing_kid == kid
     with pytest.raises(KeyStoreError, match="TRACETAG_KEY_PASSPHRASE"):
         KeyRing.load(tmp_path, None)
