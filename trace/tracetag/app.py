@@ -32,6 +32,7 @@ from tracetag.products.routes import router as products_router
 from tracetag.scans.recorder import ScanRecorder
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.routes import router as tags_router
+from tracetag.web.fast_path import ScanFastPath
 from tracetag.web.pages import STATIC_DIR, Pages
 from tracetag.web.record_view import load_record_view
 from tracetag.web.routes import page_lang, render_page, wants_json
@@ -216,5 +217,6 @@ def create_app(
         return {"status": "ok", "kid": keyring.signing_kid}
 
     _install_error_handlers(app)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(ScanFastPath)
+    app.add_middleware(SecurityHeaders)  # added last: the outer layer, around the fast path
     return app

@@ -133,7 +133,7 @@ def _version_param(text: str | None) -> int | None:
     return int(text)
 
 
-def _parse_link(raw_path: str) -> tuple[str, str, str | None] | None:
+def parse_link(raw_path: str) -> tuple[str, str, str | None] | None:
     """GTIN, lot and optional serial from a raw /01/…/10/…[/21/…] path (still percent-encoded)."""
     segments = raw_path.rstrip("/").split("/")
     if len(segments) not in (5, 7) or segments[1] != "01" or segments[3] != "10":
@@ -179,7 +179,7 @@ async def digital_link_page(request: Request) -> Response:
         )
     raw_bytes = request.scope.get("raw_path")
     raw = raw_bytes.decode("latin-1") if raw_bytes else quote(request.url.path, safe="/")
-    parsed = _parse_link(raw.split("?")[0])
+    parsed = parse_link(raw.split("?")[0])
     if parsed is None:
         return not_found_page(request, pages, unquote(raw))
     gtin, lot, serial = parsed
@@ -255,9 +255,7 @@ async def tag_page(request: Request, pages: Pages, *, gtin: str, lot: str, seria
             issuer_name=settings.issuer_name,
             **view.context(lang, digital_link("", gtin, lot)),
         )
-    body = pages.fragment(
-        "_tag_status.html", lang=lang, tag=check, serial=serial, issuer_name=settings.issuer_name
-    )
+    body = pages.tag_status(lang=lang, tag=check, serial=serial, issuer_name=settings.issuer_name)
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     lang_url = request.url.path + "?" + urlencode({**query, "lang": "en" if lang == "vi" else "vi"})
     return HTMLResponse(
