@@ -35,7 +35,7 @@ from tracetag.tags.routes import router as tags_router
 from tracetag.web.fast_path import ScanFastPath
 from tracetag.web.pages import STATIC_DIR, Pages
 from tracetag.web.record_view import load_record_view
-from tracetag.web.routes import page_lang, render_page, wants_json
+from tracetag.web.routes import bad_link_page, page_lang, render_page, wants_json
 from tracetag.web.routes import router as web_router
 from tracetag.web.view_cache import RecordViewCache
 
@@ -119,13 +119,7 @@ def _install_error_handlers(app: FastAPI) -> None:
                 for e in exc.errors()
             ]
             return JSONResponse({"detail": errors}, status_code=422)
-        lang = page_lang(request)
-        return page_error(
-            request,
-            400,
-            gettext(lang, N_("Invalid address")),
-            gettext(lang, N_("The link has a parameter that is not valid.")),
-        )
+        return bad_link_page(request, request.app.state.pages)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

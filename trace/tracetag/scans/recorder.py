@@ -33,7 +33,6 @@ class ScanRequest:
     serial: str
     client_hash: str
     ua_family: str
-    record: bool = True
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ class ScanRecorder:
             conn = session.connection()
             rows = conn.execute(_FIND_TAGS, {"keys": keys}).all()
             tags = {(row.gtin, row.serial): row for row in rows}
-            recorded = [r for r in requests if r.record and (r.gtin, r.serial) in tags]
+            recorded = [r for r in requests if (r.gtin, r.serial) in tags]
             per_tag = Counter(tags[(r.gtin, r.serial)].id for r in recorded)
             if recorded:
                 conn.execute(
@@ -183,8 +182,7 @@ class ScanRecorder:
                     recent_clients=clients.get(row.id, 0),
                 )
             )
-            if r.record:
-                seen[row.id] += 1
+            seen[row.id] += 1
         return results
 
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracetag.gs1 import GS1Error, normalize_gtin
-from tracetag.web.routes import parse_link, tag_page
+from tracetag.web.routes import parse_link, raw_link_path, tag_page
 
 
 class ScanFastPath:
@@ -27,8 +27,7 @@ class ScanFastPath:
             and scope["path"].startswith("/01/")
             and "/21/" in scope["path"]
         ):
-            raw: bytes = scope.get("raw_path") or b""
-            parsed = parse_link(raw.decode("latin-1").split("?")[0]) if raw else None
+            parsed = parse_link(raw_link_path(scope))
             gtin, lot, serial = parsed if parsed is not None else ("", "", None)
             if serial is not None:
                 try:

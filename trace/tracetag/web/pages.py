@@ -20,6 +20,11 @@ TEMPLATES_DIR = PROJECT_ROOT / "public_pages" / "templates"
 STATIC_DIR = PROJECT_ROOT / "public_pages" / "static"
 
 
+def switch_language_url(path: str, query: dict[str, str], lang: str) -> str:
+    """This page's address in another language, keeping its other query parameters."""
+    return path + "?" + urlencode({**query, "lang": lang})
+
+
 def _place(parts: dict[str, Any]) -> str:
     return ", ".join(str(parts[k]) for k in ("commune", "district", "province") if parts.get(k))
 
@@ -53,10 +58,7 @@ class Pages:
     def render(
         self, name: str, *, lang: str, path: str, query: dict[str, str], **context: Any
     ) -> str:
-        def lang_url(other: str) -> str:
-            return path + "?" + urlencode({**query, "lang": other})
-
-        context.setdefault("lang_url", lang_url)
+        context.setdefault("lang_url", lambda other: switch_language_url(path, query, other))
         env = self.envs[lang]
         return env.get_template(name).render(
             lang=lang,

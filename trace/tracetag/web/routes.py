@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -22,7 +22,7 @@ from tracetag.scans.assess import assess_tag
 from tracetag.scans.fingerprint import client_hash, ua_family
 from tracetag.scans.recorder import ScanRequest
 from tracetag.signing.jwk import jwks_document
-from tracetag.web.pages import Pages
+from tracetag.web.pages import Pages, switch_language_url
 from tracetag.web.record_view import load_record_view
 
 router = APIRouter()
@@ -58,6 +58,19 @@ def render_page(
         html,
         status_code=status_code,
         headers={"Content-Language": lang, "Vary": "Accept, Accept-Language"},
+    )
+
+
+def bad_link_page(request: Request, pages: Any) -> Response:
+    """400 for a link with a parameter that is not valid, in the visitor's language."""
+    lang = page_lang(request)
+    return render_page(
+        request,
+        pages,
+        "error.html",
+        status_code=400,
+        title=gettext(lang, N_("Invalid address")),
+        message=gettext(lang, N_("The link has a parameter that is not valid.")),
     )
 
 
@@ -133,6 +146,13 @@ def _version_param(text: str | None) -> int | None:
     return int(text)
 
 
+def raw_link_path(scope: Any) -> str:
+    """The request path as sent, still percent-encoded, so an encoded / in a lot stays in it."""
+    raw_bytes = scope.get("raw_path")
+    raw = raw_bytes.decode("latin-1") if raw_bytes else quote(scope["path"], safe="/")
+    return str(raw).split("?")[0]
+
+
 def parse_link(raw_path: str) -> tuple[str, str, str | None] | None:
     """GTIN, lot and optional serial from a raw /01/…/10/…[/21/…] path (still percent-encoded)."""
     segments = raw_path.rstrip("/").split("/")
@@ -169,17 +189,9 @@ async def digital_link_page(request: Request) -> Response:
     pages: Pages = request.app.state.pages
     version = _version_param(request.query_params.get("version"))
     if version == -1:
-        return render_page(
-            request,
-            pages,
-            "error.html",
-            status_code=400,
-            title=gettext(page_lang(request), N_("Invalid address")),
-            message=gettext(page_lang(request), N_("The link has a parameter that is not valid.")),
-        )
-    raw_bytes = request.scope.get("raw_path")
-    raw = raw_bytes.decode("latin-1") if raw_bytes else quote(request.url.path, safe="/")
-    parsed = parse_link(raw.split("?")[0])
+        return bad_link_page(request, pages)
+    raw = raw_link_path(request.scope)
+    parsed = parse_link(raw)
     if parsed is None:
         return not_found_page(request, pages, unquote(raw))
     gtin, lot, serial = parsed
@@ -257,7 +269,7 @@ async def tag_page(request: Request, pages: Pages, *, gtin: str, lot: str, seria
         )
     body = pages.tag_status(lang=lang, tag=check, serial=serial, issuer_name=settings.issuer_name)
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
-    lang_url = request.url.path + "?" + urlencode({**query, "lang": "en" if lang == "vi" else "vi"})
+    lang_url = switch_language_url(request.url.path, query, "en" if lang == "vi" else "vi")
     return HTMLResponse(
         shell.fill(lang_url, body),
         status_code=404 if check.status == "unknown_serial" else 200,

@@ -36,6 +36,3 @@ class RecordViewCache:
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
         return view
-
-    def clear(self) -> None:
-        self._entries.clear()
