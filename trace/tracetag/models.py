@@ -3,6 +3,7 @@
 from tracetag.accounts.models import ApiKey
 from tracetag.batches.models import Batch, SignedRecord
 from tracetag.db import Base
+from tracetag.health import ReadinessProbe
 from tracetag.producers.models import Producer
 from tracetag.products.models import Product, ProductImage
 from tracetag.scans.models import Scan
@@ -15,6 +16,7 @@ __all__ = [
     "Producer",
     "Product",
     "ProductImage",
+    "ReadinessProbe",
     "Scan",
     "SignedRecord",
     "Tag",

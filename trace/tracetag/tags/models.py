@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Integer,
     String,
@@ -18,11 +20,21 @@ from tracetag.db import Base, UTCDateTime, utcnow
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+class IssuanceState(StrEnum):
+    """A run is written in chunks while pending; only a published run's tags exist for anyone."""
+
+    PENDING = "pending"
+    PUBLISHED = "published"
+
+
 class TagIssuance(Base):
     """One run of issuing N tags for a batch: all its tags exist, or none do."""
 
     __tablename__ = "tag_issuances"
-    __table_args__ = (UniqueConstraint("producer_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("producer_id", "idempotency_key"),
+        CheckConstraint("state IN ('pending', 'published')", name="state"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     producer_id: Mapped[int] = mapped_column(ForeignKey("producers.id", ondelete="RESTRICT"))
@@ -32,6 +44,10 @@ class TagIssuance(Base):
     signed: Mapped[bool] = mapped_column(Boolean)
     kid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(10), default=IssuanceState.PUBLISHED)
+    # While pending: when the last chunk was stored. A pending run that stopped moving is a
+    # crashed one, and start-up removes it.
+    touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Tag(Base):

@@ -27,3 +27,18 @@ def new_serial() -> str:
 def normalize_typed_serial(text: str) -> str:
     """What a person typed, read as a serial: case, spaces, dashes and look-alikes forgiven."""
     return text.strip().upper().replace(" ", "").replace("-", "").translate(_TYPED)
+
+
+def is_serial(text: str) -> bool:
+    """Whether text is a serial exactly as tracetag issues them."""
+    return len(text) == SERIAL_LENGTH and all(ch in ALPHABET for ch in text)
+
+
+def canonical_serial(text: str) -> str:
+    """The issued form of a serial someone typed (`7kq2-m9xa…`, `o` for 0), as FORMATS.md §5 allows.
+
+    Text that does not read as a tracetag serial comes back unchanged: it is some other AI 21
+    value, and it will simply not be found.
+    """
+    typed = normalize_typed_serial(text)
+    return typed if is_serial(typed) else text

@@ -1,0 +1,3 @@
+from tracetag.cli import main
+
+main()

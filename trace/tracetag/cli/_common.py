@@ -1,0 +1,70 @@
+"""What every command shares: settings, the database, the keys, errors and progress bars."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from tracetag.config import Settings
+from tracetag.errors import KeyStoreError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from tracetag.batches.service import Issuer
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        typer.echo(f"error: invalid settings: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def passphrase(settings: Settings) -> str | None:
+    return settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
+
+
+def session_factory(settings: Settings) -> sessionmaker[Session]:
+    """A session factory for one command; every model is imported so all tables are known."""
+    import tracetag.models  # noqa: F401  (registers every mapper before the first query)
+    from tracetag.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(settings.database_url))
+
+
+def issuer(settings: Settings) -> Issuer:
+    """The signing side of the service, from the keys on disk; a clear exit when they fail."""
+    from tracetag.batches.service import Issuer
+    from tracetag.signing.keys import KeyRing
+
+    try:
+        keyring = KeyRing.load(settings.keys_dir, passphrase(settings), settings.signing_kid)
+    except KeyStoreError as exc:
+        raise fail(str(exc)) from exc
+    return Issuer(keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def progress() -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    )

@@ -1,0 +1,87 @@
+"""`tracetag serve`, `tracetag db upgrade` and `tracetag demo`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tracetag.cli import _common
+from tracetag.config import PROJECT_ROOT
+from tracetag.errors import KeyStoreError
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+) -> None:
+    """Serve the API and the public pages with uvicorn."""
+    import uvicorn
+
+    from tracetag.app import create_app
+
+    settings = _common.settings()
+    try:
+        create_app(settings)  # fail here, with a clear message, before uvicorn starts
+    except KeyStoreError as exc:
+        raise _common.fail(str(exc)) from exc
+    uvicorn.run(
+        "tracetag.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the Alembic migrations to TRACETAG_DATABASE_URL."""
+    from alembic import command
+    from alembic.config import Config
+
+    settings = _common.settings()
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
+    command.upgrade(config, revision)
+    typer.echo(f"database at {revision}")
+
+
+def demo() -> None:
+    """Load the demo data if the database is empty; print the demo URL and a fresh admin key."""
+    from tracetag.accounts.service import create_key, revoke_keys_labelled
+    from tracetag.demo import database_is_empty, demo_batch, load_demo
+    from tracetag.gs1 import digital_link
+
+    settings = _common.settings()
+    issuer = _common.issuer(settings)
+    factory = _common.session_factory(settings)
+    with factory() as session:
+        if database_is_empty(session):
+            load_demo(session, issuer=issuer)
+            typer.echo("demo data loaded")
+        batch = demo_batch(session)
+        # One live "make run" key at a time: the previous one is revoked when a new one prints.
+        revoke_keys_labelled(session, role="admin", label="make run")
+        _row, token = create_key(session, role="admin", label="make run")
+        session.commit()
+    if batch is not None:
+        url = digital_link(settings.public_base_url, batch.product.gtin, batch.lot)
+        typer.echo(f"demo batch page:  {url}")
+    typer.echo(f"admin API key:    {token}")
+    typer.echo(f"API docs:         {settings.public_base_url}/docs")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(demo)
