@@ -6,23 +6,25 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tracetag.scans.assess import TagCheck
-from tracetag.web.pages import Pages
+from tracetag.i18n import translations
+from tracetag.scans.assess import TagCheck, TagReason, TagStatus
+from tracetag.web.pages import TAG_REASONS, Pages
 
 FIRST = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+S, R = TagStatus, TagReason
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 @pytest.mark.parametrize(
     "check",
     [
-        TagCheck("genuine", None, 0, FIRST, 1, False),
-        TagCheck("genuine", None, 7, FIRST, 2, False),
-        TagCheck("genuine", None, 41, FIRST, 9, True),
-        TagCheck("online", None, 1, FIRST, 1, False),
-        TagCheck("forged", "the 8030 signature does not match this tag", 3, FIRST, 1, False),
-        TagCheck("moved", "this serial belongs to another batch", 0, FIRST, 1, False),
-        TagCheck("unknown_serial", "serial not issued", 0, None, 0, False),
+        TagCheck(S.GENUINE, None, 0, FIRST, 1, False),
+        TagCheck(S.GENUINE, None, 7, FIRST, 2, False),
+        TagCheck(S.GENUINE, None, 41, FIRST, 9, True),
+        TagCheck(S.ONLINE, None, 1, FIRST, 1, False),
+        *(TagCheck(S.FORGED, reason, 3, FIRST, 1, False) for reason in R),
+        TagCheck(S.MOVED, R.OTHER_LOT, 0, FIRST, 1, False),
+        TagCheck(S.UNKNOWN_SERIAL, R.SERIAL_NOT_ISSUED, 0, None, 0, False),
     ],
 )
 def test_cached_fragment_equals_direct_render(lang: str, check: TagCheck) -> None:
@@ -34,3 +36,19 @@ def test_cached_fragment_equals_direct_render(lang: str, check: TagCheck) -> Non
         for _ in range(2):  # the second call comes from the cache
             cached = pages.tag_status(lang=lang, tag=check, serial=serial, issuer_name="tracetag")
             assert cached == direct
+
+
+def test_every_reason_has_words_in_both_languages() -> None:
+    assert set(TAG_REASONS) == set(TagReason)
+    vi = translations("vi")
+    for message in TAG_REASONS.values():
+        assert vi.gettext(message) != message, message
+    html = Pages().fragment(
+        "_tag_status.html",
+        lang="vi",
+        tag=TagCheck(S.FORGED, R.SIGNATURE_MISMATCH, 0, FIRST, 1, False),
+        serial="X",
+        issuer_name="tracetag",
+    )
+    assert "Chữ ký số trên tem không khớp với mã này." in html
+    assert "signature" not in html

@@ -12,10 +12,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,14 +26,25 @@ from tracetag.batches.routes import router as batches_router
 from tracetag.batches.service import Issuer
 from tracetag.config import Settings
 from tracetag.db import make_engine, make_session_factory
-from tracetag.errors import Conflict, Invalid, NotFound, TraceError
+from tracetag.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+    TraceError,
+)
+from tracetag.health import database_takes_writes
 from tracetag.i18n import N_, gettext
 from tracetag.producers.routes import router as producers_router
 from tracetag.products.routes import router as products_router
+from tracetag.ratelimit import RateLimiter, Rule
+from tracetag.scans.assess import DigsigVerifier
 from tracetag.scans.recorder import ScanRecorder
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.routes import router as tags_router
 from tracetag.web.fast_path import ScanFastPath
+from tracetag.web.guard import RequestGuard
 from tracetag.web.pages import STATIC_DIR, Pages
 from tracetag.web.record_view import load_record_view
 from tracetag.web.routes import bad_link_page, page_lang, render_page, wants_json
@@ -107,6 +119,54 @@ def _install_error_handlers(app: FastAPI) -> None:
             {"detail": "the request conflicts with data already stored"}, status_code=409
         )
 
+    def retry_later(
+        request: Request, status_code: int, detail: str, retry_after: int, title: str, message: str
+    ) -> Response:
+        headers = {"Retry-After": str(retry_after)}
+        if _is_api(request) or wants_json(request):
+            return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
+        response = page_error(request, status_code, title, message)
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(TooManyRequests)
+    async def _too_many(request: Request, exc: TooManyRequests) -> Response:
+        lang = page_lang(request)
+        return retry_later(
+            request,
+            429,
+            str(exc),
+            exc.retry_after,
+            gettext(lang, N_("Too many requests")),
+            gettext(
+                lang,
+                N_("Your network has sent too many requests. Please wait a minute and try again."),
+            ),
+        )
+
+    @app.exception_handler(ServiceUnavailable)
+    async def _unavailable(request: Request, exc: ServiceUnavailable) -> Response:
+        return _busy(request, str(exc), exc.retry_after)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_down(request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable on %s: %s", request.url.path, exc)
+        return _busy(request, "the database is unavailable", 5)
+
+    def _busy(request: Request, detail: str, retry_after: int) -> Response:
+        lang = page_lang(request)
+        return retry_later(
+            request,
+            503,
+            detail,
+            retry_after,
+            gettext(lang, N_("Busy right now")),
+            gettext(
+                lang, N_("The service is busy or under maintenance. Please try again in a moment.")
+            ),
+        )
+
     @app.exception_handler(TraceError)
     async def _trace_error(request: Request, exc: TraceError) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=400)
@@ -157,6 +217,7 @@ def create_app(
     *,
     session_factory: sessionmaker[Session] | None = None,
     keyring: KeyRing | None = None,
+    fast_path: bool = True,
 ) -> FastAPI:
     """Build the app; tests pass their own session factory and key ring."""
     settings = settings or Settings()
@@ -167,14 +228,18 @@ def create_app(
         keyring = KeyRing.load(settings.keys_dir, passphrase, settings.signing_kid)
 
     recorder = ScanRecorder(
-        session_factory, client_window=timedelta(hours=settings.copy_window_hours)
+        session_factory,
+        client_window=timedelta(hours=settings.copy_window_hours),
+        max_queue=settings.scan_queue_size,
     )
+    limiter = RateLimiter(settings.rate_limit_storage, enabled=settings.rate_limits)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         recorder.start()
         yield
         recorder.stop()  # store every queued scan before the process ends
+        limiter.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -198,6 +263,14 @@ def create_app(
     app.state.record_views = RecordViewCache(
         partial(load_record_view, session_factory, keyring), ttl=settings.record_view_ttl
     )
+    app.state.digsig_verifier = DigsigVerifier(keyring.public)
+    app.state.limiter = limiter
+    app.state.rate_rules = {
+        "scan": Rule.parse("scan", settings.rate_scan),
+        "unknown_serial": Rule.parse("unknown-serial", settings.rate_unknown_serial),
+        "api": Rule.parse("api-key", settings.rate_api),
+        "api_unauthenticated": Rule.parse("api-anonymous", settings.rate_api_unauthenticated),
+    }
 
     app.include_router(producers_router)
     app.include_router(products_router)
@@ -208,9 +281,36 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
+        """Liveness: the process answers. It touches nothing else, on purpose."""
         return {"status": "ok", "kid": keyring.signing_kid}
 
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """Readiness: the database takes a write now and the scan writer runs."""
+        problems: list[str] = []
+        try:
+            await run_in_threadpool(database_takes_writes, session_factory)
+        except Exception as exc:  # any failure to write is the answer, not an error
+            problems.append(f"database: {type(exc).__name__}")
+        if not recorder.healthy:
+            problems.append("scan writer: not running")
+        body = {
+            "status": "ready" if not problems else "unavailable",
+            "problems": problems,
+            "scan_backlog": recorder.backlog,
+        }
+        return JSONResponse(body, status_code=200 if not problems else 503)
+
     _install_error_handlers(app)
-    app.add_middleware(ScanFastPath)
-    app.add_middleware(SecurityHeaders)  # added last: the outer layer, around the fast path
+    if fast_path:
+        app.add_middleware(ScanFastPath)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        max_image_bytes=settings.max_image_bytes,
+        limiter=limiter,
+        per_key=app.state.rate_rules["api"],
+        unauthenticated=app.state.rate_rules["api_unauthenticated"],
+    )
+    app.add_middleware(SecurityHeaders)  # added last: the outermost layer
     return app

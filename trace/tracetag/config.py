@@ -57,6 +57,30 @@ class Settings(BaseSettings):
         default=None,
         description="Salt of client fingerprints; default: derived from the signing key.",
     )
+    scan_queue_size: int = Field(
+        default=10_000, ge=1, description="Scans waiting to be stored; beyond it, 503 at once."
+    )
+    scan_wait_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="How long a scan page waits for its scan's commit."
+    )
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="Largest request body (images: their own)."
+    )
+    rate_limits: bool = Field(default=True, description="Turn every rate limit on or off.")
+    rate_limit_storage: str = Field(
+        default="async+memory://",
+        description="Where counters live: async+memory:// (per process) or async+redis://host.",
+    )
+    rate_scan: str = Field(
+        default="600/minute", description="Scan and batch pages per client address."
+    )
+    rate_unknown_serial: str = Field(
+        default="30/minute;200/hour", description="Serials that were never issued, per client."
+    )
+    rate_api: str = Field(default="1200/minute", description="API requests per API key.")
+    rate_api_unauthenticated: str = Field(
+        default="60/minute", description="API requests without a valid key, per client."
+    )
 
     def copy_thresholds(self) -> CopyThresholds:
         return CopyThresholds(
@@ -64,6 +88,17 @@ class Settings(BaseSettings):
             max_clients=self.copy_max_clients,
             window_hours=self.copy_window_hours,
         )
+
+    @field_validator("rate_scan", "rate_unknown_serial", "rate_api", "rate_api_unauthenticated")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate such as 600/minute or 30/minute;200/hour: {exc}") from exc
+        return value
 
     @field_validator("public_base_url")
     @classmethod

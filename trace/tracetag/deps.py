@@ -9,12 +9,12 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from tracetag.accounts.models import ApiKey
 from tracetag.accounts.service import authenticate
 from tracetag.batches.service import Issuer
 from tracetag.config import Settings
 from tracetag.db import begin_write
 from tracetag.signing.keys import KeyRing
+from tracetag.web.guard import UNAUTHORIZED, Caller
 from tracetag.web.pages import Pages
 
 
@@ -61,36 +61,38 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: tt_…")
 
 
 def _caller(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ApiKey:
-    unauthorized = HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        detail="missing or invalid API key; send Authorization: Bearer <key>",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-    if credentials is None:
-        raise unauthorized
-    key = authenticate(session, credentials.credentials)
+) -> Caller:
+    """The caller the request gate found (it checks keys before any body is read)."""
+    found: Caller | None = getattr(request.state, "caller", None)
+    if found is not None:
+        return found
+    key = authenticate(session, credentials.credentials) if credentials else None
     if key is None:
-        raise unauthorized
-    return key
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=UNAUTHORIZED,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Caller(key.id, key.role, key.producer_id)
 
 
-def _producer_id(key: Annotated[ApiKey, Depends(_caller)]) -> int:
-    if key.role != "producer" or key.producer_id is None:
+def _producer_id(caller: Annotated[Caller, Depends(_caller)]) -> int:
+    if caller.role != "producer" or caller.producer_id is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs a producer API key")
-    return key.producer_id
+    return caller.producer_id
 
 
-def _admin(key: Annotated[ApiKey, Depends(_caller)]) -> ApiKey:
-    if key.role != "admin":
+def _admin(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+    if caller.role != "admin":
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs an admin API key")
-    return key
+    return caller
 
 
 ProducerIdDep = Annotated[int, Depends(_producer_id)]
-AdminDep = Annotated[ApiKey, Depends(_admin)]
+AdminDep = Annotated[Caller, Depends(_admin)]
 
 # Database ids are 32-bit on both backends; larger numbers cannot name anything.
 ResourceId = Annotated[int, Path(ge=1, le=2_147_483_647)]

@@ -24,6 +24,22 @@ class Invalid(TraceError):
         self.message = message
 
 
+class ServiceUnavailable(TraceError):
+    """The service cannot answer right now (database down, too busy); the client may retry."""
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooManyRequests(TraceError):
+    """A rate limit refused the request; `retry_after` says when to try again."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class KeyStoreError(TraceError):
     """A signing key is missing, unreadable, or unsafe on disk."""
 

@@ -32,15 +32,15 @@ def ua_family(user_agent: str | None) -> str:
     return "other"
 
 
-def network_prefix(ip: str | None) -> str:
-    """The /24 of an IPv4 address or the /48 of an IPv6 one: coarse on purpose."""
+def network_prefix(ip: str | None, *, v4: int = 24, v6: int = 48) -> str:
+    """The network of an address: by default the /24 of IPv4 or /48 of IPv6, coarse on purpose."""
     if not ip:
         return "-"
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return "-"
-    prefix = 24 if address.version == 4 else 48
+    prefix = v4 if address.version == 4 else v6
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 

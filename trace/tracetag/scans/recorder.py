@@ -11,18 +11,21 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import Counter
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.db import begin_write, utcnow
+from tracetag.errors import ServiceUnavailable
 from tracetag.scans.models import Scan
-from tracetag.tags.models import Tag
+from tracetag.tags.models import IssuanceState, Tag, TagIssuance
 
 log = logging.getLogger("tracetag.scans")
 
@@ -47,53 +50,137 @@ class ScanResult:
     recent_clients: int
 
 
-_STOP = object()
+Pending = tuple[ScanRequest, "Future[ScanResult | None]"]
+_STOP = None  # the queue's stop signal
+
+
+# PostgreSQL error classes that mean "not now" rather than "not this data": connection
+# exceptions (08), read-only transaction (25006), insufficient resources such as a full disk
+# (53), operator intervention such as a shutdown (57).
+_UNAVAILABLE_SQLSTATES = ("08", "25006", "53", "57")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether an error means the database cannot be reached or written now (not bad data)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+
+
+def _settle(
+    future: Future[ScanResult | None],
+    result: ScanResult | None = None,
+    error: BaseException | None = None,
+) -> None:
+    # A future is only ever settled here, once; the guard keeps one odd request from ever
+    # raising in the writer thread.
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass
 
 
 class ScanRecorder:
+    """Stores scans in batches from one supervised writer thread; see the module docstring."""
+
     def __init__(
         self,
         session_factory: sessionmaker[Session],
         *,
         client_window: timedelta,
         max_batch: int = 512,
+        max_queue: int = 10_000,
     ) -> None:
         self._factory = session_factory
         self._window = client_window
         self._max_batch = max_batch
-        self._queue: queue.Queue[object] = queue.Queue()
+        self._queue: queue.Queue[Pending | None] = queue.Queue(maxsize=max_queue)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._inflight: list[Pending] = []
+        self._closed = False
+        self.restarts = 0
+
+    @property
+    def healthy(self) -> bool:
+        """Not started yet (it starts with the first scan), or its thread is running."""
+        thread = self._thread
+        return thread is None or thread.is_alive()
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
 
     def start(self) -> None:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="scan-writer", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._supervise, name="scan-writer", daemon=True
+                )
                 self._thread.start()
 
     def stop(self) -> None:
-        """Store what is queued, then stop the writer."""
+        """Store what is queued, then stop the writer; later scans are refused."""
         with self._lock:
+            self._closed = True
             thread, self._thread = self._thread, None
         if thread is not None:
             self._queue.put(_STOP)
             thread.join(timeout=30)
+        while True:  # anything that arrived after the stop is answered, not left waiting
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                _settle(item[1], error=ServiceUnavailable("the service is shutting down"))
 
     def submit(self, request: ScanRequest) -> Future[ScanResult | None]:
-        """Queue a scan; the future resolves after its commit (None: no such tag)."""
+        """Queue a scan; the future resolves after its commit (None: no such tag).
+
+        Raises ServiceUnavailable at once when the queue is full: a scan that would wait
+        behind ten thousand others is better told to retry.
+        """
+        if self._closed:
+            raise ServiceUnavailable("the service is shutting down")
         self.start()
         future: Future[ScanResult | None] = Future()
-        self._queue.put((request, future))
+        try:
+            self._queue.put_nowait((request, future))
+        except queue.Full:
+            raise ServiceUnavailable("too many scans are waiting to be stored") from None
         return future
+
+    def _supervise(self) -> None:
+        """Run the writer; if anything ever escapes it, answer its scans and start it again."""
+        delay = 0.05
+        while True:
+            try:
+                self._run()
+                return
+            except BaseException:
+                self.restarts += 1
+                log.exception("scan writer failed; restarting it in %.2f s", delay)
+                failed, self._inflight = self._inflight, []
+                for _, future in failed:
+                    _settle(future, error=ServiceUnavailable("the scan writer restarted"))
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def _run(self) -> None:
         while True:
             item = self._queue.get()
             if item is _STOP:
                 return
-            pending = [item]
+            batch: list[Pending] = [item]
             stop = False
-            while len(pending) < self._max_batch:
+            while len(batch) < self._max_batch:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
@@ -101,26 +188,53 @@ class ScanRecorder:
                 if more is _STOP:
                     stop = True
                     break
-                pending.append(more)
-            self._write(pending)  # type: ignore[arg-type]
+                batch.append(more)
+            # A request cancelled while it waited (timeout, disconnect, shutdown) is skipped;
+            # the rest are marked running, so a late cancel can no longer race their result.
+            live = [p for p in batch if p[1].set_running_or_notify_cancel()]
+            self._inflight = live
+            if live:
+                self._write(live)
+            self._inflight = []
             if stop:
                 return
 
-    def _write(self, pending: list[tuple[ScanRequest, Future[ScanResult | None]]]) -> None:
-        for attempt in (1, 2):
-            try:
-                results = self._store([request for request, _ in pending])
-            except Exception as exc:
-                if attempt == 1:
-                    log.warning("scan batch failed, retrying once: %s", exc)
-                    continue
-                log.exception("scan batch of %d failed", len(pending))
-                for _, future in pending:
-                    future.set_exception(exc)
+    def _write(self, pending: list[Pending]) -> None:
+        try:
+            results = self._store([request for request, _ in pending])
+        except Exception as exc:
+            if database_unavailable(exc) or len(pending) == 1:
+                self._fail(pending, exc)
                 return
-            for (_, future), result in zip(pending, results, strict=True):
-                future.set_result(result)
+            # One bad scan must not fail the others: store them one by one.
+            log.warning(
+                "a batch of %d scans failed (%s); storing them one by one", len(pending), exc
+            )
+            for index, (request, future) in enumerate(pending):
+                try:
+                    result = self._store([request])[0]
+                except Exception as one:
+                    if database_unavailable(one):
+                        self._fail(pending[index:], one)
+                        return
+                    log.warning("a scan was refused by the database: %s", one)
+                    _settle(future, error=one)
+                else:
+                    _settle(future, result)
             return
+        for (_, future), result in zip(pending, results, strict=True):
+            _settle(future, result)
+
+    @staticmethod
+    def _fail(pending: list[Pending], exc: Exception) -> None:
+        if database_unavailable(exc):
+            log.warning("database unavailable; %d scans answered 503: %s", len(pending), exc)
+            error: Exception = ServiceUnavailable("the database is unavailable")
+        else:
+            log.error("a scan was refused by the database: %s", exc)
+            error = exc
+        for _, future in pending:
+            _settle(future, error=error)
 
     def _store(self, requests: list[ScanRequest]) -> list[ScanResult | None]:
         """One transaction for a whole batch: five statements, however many scans it holds."""
@@ -188,9 +302,16 @@ class ScanRecorder:
 
 _tags = cast(Table, Tag.__table__)
 _scans = cast(Table, Scan.__table__)
-_FIND_TAGS = select(
-    _tags.c.id, _tags.c.gtin, _tags.c.serial, _tags.c.batch_id, _tags.c.digsig
-).where(tuple_(_tags.c.gtin, _tags.c.serial).in_(bindparam("keys", expanding=True)))
+_issuances = cast(Table, TagIssuance.__table__)
+# Only tags of published issuances exist for a scan: a run still being written is invisible.
+_FIND_TAGS = (
+    select(_tags.c.id, _tags.c.gtin, _tags.c.serial, _tags.c.batch_id, _tags.c.digsig)
+    .join(_issuances, _issuances.c.id == _tags.c.issuance_id)
+    .where(
+        tuple_(_tags.c.gtin, _tags.c.serial).in_(bindparam("keys", expanding=True)),
+        _issuances.c.state == IssuanceState.PUBLISHED.value,
+    )
+)
 _INSERT_SCAN = insert(_scans)
 _COUNT_SCANS = (
     update(_tags)

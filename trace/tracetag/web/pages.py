@@ -13,16 +13,31 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from tracetag.config import PROJECT_ROOT
-from tracetag.i18n import LANGUAGES, Formatter, translations
-from tracetag.scans.assess import TagCheck
+from tracetag.i18n import LANGUAGES, N_, Formatter, translations
+from tracetag.scans.assess import TagCheck, TagReason
 
 TEMPLATES_DIR = PROJECT_ROOT / "public_pages" / "templates"
 STATIC_DIR = PROJECT_ROOT / "public_pages" / "static"
 
 
-def switch_language_url(path: str, query: dict[str, str], lang: str) -> str:
-    """This page's address in another language, keeping its other query parameters."""
-    return path + "?" + urlencode({**query, "lang": lang})
+def switch_language_url(query: dict[str, str], lang: str) -> str:
+    """This page in another language: a query-only relative link, so it never leaves the site
+    (a path taken from the request, such as //evil.example/x, would be read as another host)."""
+    return "?" + urlencode({**query, "lang": lang})
+
+
+TAG_REASONS = {
+    TagReason.SERIAL_NOT_ISSUED: N_("This serial was never issued for this product."),
+    TagReason.OTHER_LOT: N_("This serial was issued for another lot of the product."),
+    TagReason.SIGNATURE_MISSING: N_(
+        "The label has no digital signature, but this tag was issued with one."
+    ),
+    TagReason.SIGNATURE_MALFORMED: N_("The digital signature on the label is not well-formed."),
+    TagReason.SIGNATURE_UNKNOWN_KEY: N_(
+        "The digital signature on the label names a key this service does not have."
+    ),
+    TagReason.SIGNATURE_MISMATCH: N_("The digital signature on the label does not match this tag."),
+}
 
 
 def _place(parts: dict[str, Any]) -> str:
@@ -46,6 +61,7 @@ class Pages:
             )
             env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
             env.globals["place"] = _place
+            env.globals["tag_reasons"] = TAG_REASONS
             self.envs[lang] = env
         self.formatters = {lang: Formatter(lang) for lang in LANGUAGES}
         self._tag_templates: dict[tuple[Any, ...], str] = {}
@@ -55,10 +71,8 @@ class Pages:
     def template_names(self) -> list[str]:
         return self.envs["vi"].list_templates(extensions=["html"])
 
-    def render(
-        self, name: str, *, lang: str, path: str, query: dict[str, str], **context: Any
-    ) -> str:
-        context.setdefault("lang_url", lambda other: switch_language_url(path, query, other))
+    def render(self, name: str, *, lang: str, query: dict[str, str], **context: Any) -> str:
+        context.setdefault("lang_url", lambda other: switch_language_url(query, other))
         env = self.envs[lang]
         return env.get_template(name).render(
             lang=lang,
@@ -72,7 +86,6 @@ class Pages:
         html = self.render(
             name,
             lang=lang,
-            path="",
             query={},
             lang_url=lambda _other: _LANG_MARK,
             tag_section=_BODY_MARK,
@@ -86,7 +99,8 @@ class Pages:
         """The per-scan part of a tag page, from a template rendered once per kind of verdict.
 
         The verdict's numbers, date and serial are rendered as sentinels and substituted here:
-        a string replace costs a fraction of a template render, on every scan.
+        a string replace costs a fraction of a template render, on every scan. The key holds
+        only closed sets of values, so no request can add entries.
         """
         key = (lang, tag.status, tag.reason, tag.copy_warning, tag.scans_before == 0, issuer_name)
         template = self._tag_templates.get(key)

@@ -14,14 +14,24 @@ from sqlalchemy import select
 from tracetag.batches.models import SignedRecord
 from tracetag.config import Settings
 from tracetag.deps import KeyRingDep, PagesDep, SessionDep
-from tracetag.errors import NotFound
-from tracetag.gs1 import GS1Error, digital_link, element_string, normalize_gtin
+from tracetag.errors import NotFound, ServiceUnavailable, TooManyRequests
+from tracetag.gs1 import (
+    GS1Error,
+    digital_link,
+    element_string,
+    encode_ai_value,
+    normalize_gtin,
+    validate_lot,
+    validate_serial,
+)
 from tracetag.i18n import N_, gettext, negotiate
 from tracetag.products.service import get_image
-from tracetag.scans.assess import assess_tag
+from tracetag.ratelimit import client_key
+from tracetag.scans.assess import TagStatus, assess_tag
 from tracetag.scans.fingerprint import client_hash, ua_family
-from tracetag.scans.recorder import ScanRequest
+from tracetag.scans.recorder import ScanRequest, ScanResult
 from tracetag.signing.jwk import jwks_document
+from tracetag.tags.serials import canonical_serial
 from tracetag.web.pages import Pages, switch_language_url
 from tracetag.web.record_view import load_record_view
 
@@ -30,6 +40,33 @@ router = APIRouter()
 Sha256Hex = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="SHA-256, lowercase hex")]
 
 JSON_TYPES = ("application/json", "application/ld+json")
+
+_ERROR_JSON = {
+    "application/json": {
+        "schema": {"type": "object", "properties": {"detail": {}}, "required": ["detail"]}
+    }
+}
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+DIGITAL_LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The verification page (HTML), or the record as JSON.",
+        "content": {**_HTML, "application/json": {"schema": {"type": "object"}}},
+    },
+    301: {"description": "To the canonical link (GTIN-14, serial as issued)."},
+    400: {"description": "A parameter is not valid.", "content": {**_HTML, **_ERROR_JSON}},
+    404: {
+        "description": "Not a registered code, or a serial never issued.",
+        "content": {**_HTML, "application/json": {"schema": {"type": "object"}}},
+    },
+    429: {
+        "description": "Too many requests from this network.",
+        "content": {**_HTML, **_ERROR_JSON},
+    },
+    503: {
+        "description": "Busy or the database is down; retry.",
+        "content": {**_HTML, **_ERROR_JSON},
+    },
+}
 
 
 def wants_json(request: Request) -> bool:
@@ -50,7 +87,6 @@ def render_page(
     html = pages.render(
         name,
         lang=lang,
-        path=request.url.path,
         query={k: v for k, v in request.query_params.items() if k != "lang"},
         **context,
     )
@@ -141,7 +177,8 @@ def _version_param(text: str | None) -> int | None:
     """?version=N as an int; -1 when it is there but not a number from 1 to 1,000,000."""
     if text is None:
         return None
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 1_000_000:
+    # The length check comes first: int() refuses texts of over 4,300 digits with an error.
+    if len(text) > 7 or not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 1_000_000:
         return -1
     return int(text)
 
@@ -164,46 +201,111 @@ def parse_link(raw_path: str) -> tuple[str, str, str | None] | None:
     return segments[2], unquote(segments[4]), serial
 
 
+def shown(text: str, limit: int = 120) -> str:
+    """Text from a URL as a page may show it: printable characters only, and not too much."""
+    clean = "".join(ch if ch.isprintable() else "\ufffd" for ch in text[:limit])
+    return clean + ("…" if len(text) > limit else "")
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def _rate_limit(request: Request, rule_name: str) -> None:
+    """Count this request against a per-client rule; raises TooManyRequests past it."""
+    state = request.app.state
+    retry = await state.limiter.hit(state.rate_rules[rule_name], client_key(_client_ip(request)))
+    if retry is not None:
+        raise TooManyRequests("too many requests from this network", retry_after=retry)
+
+
+DIGITAL_LINK_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "gtin",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "maxLength": 14},
+        "description": "GTIN-14 (a GTIN-8, -12 or -13 is redirected to its GTIN-14 form).",
+    },
+    {
+        "name": "rest",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "The lot (AI 10), percent-encoded; for a unit tag `{lot}/21/{serial}`.",
+    },
+    {
+        "name": "version",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+        "description": "An earlier version of the batch record.",
+    },
+    {
+        "name": "8030",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "maxLength": 90},
+        "description": "The tag's GS1 AI 8030 signature; given at most once.",
+    },
+    {
+        "name": "lang",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["vi", "en"]},
+    },
+    {
+        "name": "format",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["json"]},
+        "description": "`json` for the JSON form (or send `Accept: application/json`).",
+    },
+]
+
+
 @router.get(
     "/01/{gtin}/10/{rest:path}",
     tags=["public"],
     response_model=None,
-    openapi_extra={
-        "parameters": [
-            {
-                "name": "version",
-                "in": "query",
-                "required": False,
-                "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
-                "description": "An earlier version of the batch record.",
-            }
-        ]
-    },
+    openapi_extra={"parameters": DIGITAL_LINK_PARAMETERS},
+    responses=DIGITAL_LINK_RESPONSES,
 )
 async def digital_link_page(request: Request) -> Response:
     """The page a QR code opens: a batch (…/10/{lot}) or a unit tag (…/10/{lot}/21/{serial}).
 
     HTML for browsers; JSON for `Accept: application/json` or `?format=json`. The handler takes
-    no FastAPI dependencies: it is the hot path of every scan.
+    no FastAPI dependencies: it is the hot path of every scan. Every part of the link is checked
+    here, before anything reaches the database or the scan queue.
     """
     pages: Pages = request.app.state.pages
-    version = _version_param(request.query_params.get("version"))
-    if version == -1:
-        return bad_link_page(request, pages)
+    query = request.query_params
+    version = _version_param(query.get("version"))
+    if version == -1 or len(query.getlist("8030")) > 1:
+        return bad_link_page(request, pages)  # one rule for a repeated 8030: refuse it
     raw = raw_link_path(request.scope)
     parsed = parse_link(raw)
     if parsed is None:
-        return not_found_page(request, pages, unquote(raw))
+        return not_found_page(request, pages, shown(unquote(raw)))
     gtin, lot, serial = parsed
-    code = element_string(gtin, lot, serial)
+    code = shown(element_string(gtin, lot, serial))
     try:
         gtin14 = normalize_gtin(gtin)
+        validate_lot(lot)
+        if serial is not None:
+            validate_serial(serial)
     except GS1Error:
         return not_found_page(request, pages, code)
-    if gtin14 != gtin:  # a GTIN-13 link: send to the canonical GTIN-14 form
-        target = raw.replace(f"/01/{gtin}/", f"/01/{gtin14}/", 1)
-        query = request.url.query
-        return RedirectResponse(target + ("?" + query if query else ""), status_code=301)
+    typed = canonical_serial(serial) if serial is not None else None
+    if gtin14 != gtin or typed != serial:
+        # A GTIN-13 or a typed serial (lower case, o for 0): send to the canonical link.
+        target = digital_link("", gtin14, lot)
+        if typed is not None:
+            target += "/21/" + encode_ai_value(typed)
+        return RedirectResponse(
+            target + ("?" + request.url.query if request.url.query else ""), status_code=301
+        )
+    await _rate_limit(request, "scan")
     if serial is not None:
         return await tag_page(request, pages, gtin=gtin14, lot=lot, serial=serial)
 
@@ -226,6 +328,16 @@ async def digital_link_page(request: Request) -> Response:
     )
 
 
+async def _record_scan(request: Request, scan: ScanRequest) -> ScanResult | None:
+    """Queue the scan and wait for its commit, at most `scan_wait_seconds`."""
+    state = request.app.state
+    future = state.scan_recorder.submit(scan)  # ServiceUnavailable at once when full
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(future), state.settings.scan_wait_seconds)
+    except TimeoutError:
+        raise ServiceUnavailable("the scan could not be stored in time") from None
+
+
 async def tag_page(request: Request, pages: Pages, *, gtin: str, lot: str, serial: str) -> Response:
     """A unit tag: the batch page plus the tag's own verdict, scan history and copy warning."""
     state = request.app.state
@@ -234,30 +346,42 @@ async def tag_page(request: Request, pages: Pages, *, gtin: str, lot: str, seria
     if view is None:
         return not_found_page(request, pages, element_string(gtin, lot, serial))
     headers = request.headers
+    ip = _client_ip(request)
+    guesses = state.rate_rules["unknown_serial"]
+    retry = await state.limiter.exhausted(guesses, client_key(ip))
+    if retry is not None:  # this network already tried many serials that were never issued
+        raise TooManyRequests("too many unknown serials from this network", retry_after=retry)
     scan = ScanRequest(
         gtin=gtin,
         serial=serial,
         client_hash=client_hash(
             state.scan_salt,
-            ip=request.client.host if request.client else None,
+            ip=ip,
             user_agent=headers.get("user-agent"),
             language=headers.get("accept-language"),
         ),
         ua_family=ua_family(headers.get("user-agent")),
     )
-    result = await asyncio.wrap_future(state.scan_recorder.submit(scan))
+    result = await _record_scan(request, scan)
+    if result is None:
+        await state.limiter.hit(guesses, client_key(ip))
     check = assess_tag(
         result,
         batch_id=view.batch_id,
         url_digsig=request.query_params.get("8030"),
-        keys=state.keyring.public,
+        verifier=state.digsig_verifier,
         gtin=gtin,
         lot=lot,
         serial=serial,
         thresholds=settings.copy_thresholds(),
     )
+    status_code = 404 if check.status is TagStatus.UNKNOWN_SERIAL else 200
     if wants_json(request):
-        return JSONResponse({"tag": check.json(), **view.json()}, headers={"Vary": "Accept"})
+        return JSONResponse(
+            {"tag": check.json(), **view.json()},
+            status_code=status_code,
+            headers={"Vary": "Accept"},
+        )
     lang = page_lang(request)
     shell = view.shells.get(lang)
     if shell is None:  # once per record view and language; the scan part is rendered below
@@ -269,9 +393,9 @@ async def tag_page(request: Request, pages: Pages, *, gtin: str, lot: str, seria
         )
     body = pages.tag_status(lang=lang, tag=check, serial=serial, issuer_name=settings.issuer_name)
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
-    lang_url = switch_language_url(request.url.path, query, "en" if lang == "vi" else "vi")
+    lang_url = switch_language_url(query, "en" if lang == "vi" else "vi")
     return HTMLResponse(
         shell.fill(lang_url, body),
-        status_code=404 if check.status == "unknown_serial" else 200,
+        status_code=status_code,
         headers={"Content-Language": lang, "Vary": "Accept, Accept-Language"},
     )

@@ -1,0 +1,181 @@
+"""The server as the README starts it, under load, beside a client that sends poison links."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from tests.databases import backends, fresh_database
+from tracetag.db import make_engine, make_session_factory
+from tracetag.gs1 import tag_digital_link
+from tracetag.scans.models import Scan
+from tracetag.tags.models import Tag
+
+pytestmark = pytest.mark.slow
+CLIENTS = 64
+
+
+@dataclass
+class Server:
+    base: str
+    url: str
+    paths: list[str]
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "tracetag.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture(params=backends())
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with fresh_database(request.param) as url:
+        env = {
+            **os.environ,
+            "TRACETAG_DATABASE_URL": url,
+            "TRACETAG_KEYS_DIR": str(tmp_path / "keys"),
+            "TRACETAG_PUBLIC_BASE_URL": base,
+            # One test host is every client here; a real network would be many.
+            "TRACETAG_RATE_SCAN": "1000000/minute",
+            "TRACETAG_RATE_UNKNOWN_SERIAL": "1000000/minute",
+        }
+        _cli(env, "keys", "generate")
+        _cli(env, "demo")
+        _cli(env, "tags", "issue", "1", "--count", "200", "--key", "load")
+        engine = make_engine(url)
+        with make_session_factory(engine)() as session:
+            rows = session.execute(select(Tag.gtin, Tag.serial, Tag.digsig)).all()
+        engine.dispose()
+        paths = [tag_digital_link("", g, "ST25-2611-01", s, d) for g, s, d in rows]
+        log = tmp_path / "server.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tracetag.cli", "serve", "--port", str(port)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+            yield Server(base, url, paths, proc, log)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=60)
+
+
+def _stored(url: str) -> tuple[int, int]:
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        scans = session.scalar(select(func.count()).select_from(Scan)) or 0
+        counters = session.scalar(select(func.coalesce(func.sum(Tag.scan_count), 0))) or 0
+    engine.dispose()
+    return scans, counters
+
+
+async def _load(
+    server: Server, *, per_client: int, stop: asyncio.Event | None = None
+) -> tuple[Counter[int | str], Counter[int | str]]:
+    """64 clients scanning real tags while another sends a NUL-poisoned link every 20 ms."""
+    legit: Counter[int | str] = Counter()
+    poison: Counter[int | str] = Counter()
+    gtin_lot = server.paths[0].split("/21/")[0]
+    done = asyncio.Event()
+    limits = httpx.Limits(max_connections=CLIENTS + 4)
+    async with httpx.AsyncClient(base_url=server.base, timeout=30, limits=limits) as c:
+
+        async def scanner(k: int) -> None:
+            for i in range(per_client):
+                if stop is not None and stop.is_set():
+                    return
+                try:
+                    r = await c.get(server.paths[(k * per_client + i) % len(server.paths)])
+                    legit[r.status_code] += 1
+                except httpx.HTTPError as exc:
+                    legit[type(exc).__name__] += 1
+
+        async def poisoner() -> None:
+            while not done.is_set():
+                for bad in ("/21/X%00", "%00/21/ABC", "/21/%1B%00%FF"):
+                    try:
+                        r = await c.get(gtin_lot + bad)
+                        poison[r.status_code] += 1
+                    except httpx.HTTPError as exc:
+                        poison[type(exc).__name__] += 1
+                await asyncio.sleep(0.02)
+
+        poisoning = asyncio.create_task(poisoner())
+        await asyncio.gather(*(scanner(k) for k in range(CLIENTS)))
+        done.set()
+        await poisoning
+    return legit, poison
+
+
+def test_poison_beside_64_clients_fails_no_scan_and_counts_stay_exact(server: Server) -> None:
+    legit, poison = asyncio.run(_load(server, per_client=15))
+    assert legit == Counter({200: CLIENTS * 15})
+    assert set(poison) == {404} and poison[404] >= 3
+    scans, counters = _stored(server.url)
+    assert scans == counters == CLIENTS * 15
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_sigterm_under_load_loses_no_acknowledged_scan(server: Server) -> None:
+    async def run() -> Counter[int | str]:
+        stop = asyncio.Event()
+        load = asyncio.create_task(_load(server, per_client=400, stop=stop))
+        await asyncio.sleep(2.0)
+        server.proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(3.0)
+        stop.set()
+        legit, _ = await load
+        return legit
+
+    legit = asyncio.run(run())
+    # uvicorn re-raises the signal once it has shut down cleanly.
+    assert server.proc.wait(timeout=60) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in server.log.read_text()
+    acknowledged = legit[200]
+    assert acknowledged > 100, legit  # the load was real before the signal
+    scans, counters = _stored(server.url)
+    assert scans == counters  # every stored scan is counted once
+    assert scans >= acknowledged  # and every scan a client saw a page for was stored

@@ -1,0 +1,132 @@
+"""The scan fast path and the router answer byte for byte the same, for every kind of link."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests import factories
+from tests.conftest import BASE_URL
+from tracetag.app import create_app
+from tracetag.batches.service import Issuer
+from tracetag.config import Settings
+from tracetag.scans.models import Scan
+from tracetag.signing.keys import KeyRing
+from tracetag.tags.models import Tag
+from tracetag.tags.service import issue_tags
+
+
+@pytest.fixture
+def clients(
+    settings: Settings, session_factory: sessionmaker[Session], keyring: KeyRing
+) -> Iterator[tuple[TestClient, TestClient]]:
+    fast = create_app(settings, session_factory=session_factory, keyring=keyring)
+    routed = create_app(settings, session_factory=session_factory, keyring=keyring, fast_path=False)
+    with (
+        TestClient(fast, base_url=BASE_URL, raise_server_exceptions=False) as a,
+        TestClient(routed, base_url=BASE_URL, raise_server_exceptions=False) as b,
+    ):
+        yield a, b
+
+
+@pytest.fixture
+def links(session: Session, issuer: Issuer) -> dict[str, Any]:
+    product = factories.make_product(session, factories.make_producer(session))
+    factories.make_batch(session, issuer, product, lot="A/B%1")
+    batch = factories.make_batch(session, issuer, product, lot="L-1")
+    issuance, _ = issue_tags(
+        session, batch=batch, count=1, signed=True, idempotency_key="f", issuer=issuer
+    )
+    session.commit()
+    tag = session.scalars(select(Tag).where(Tag.issuance_id == issuance.id)).one()
+    return {"gtin": product.gtin, "serial": tag.serial, "digsig": tag.digsig}
+
+
+def _table(g: str, serial: str, digsig: str) -> list[tuple[str, dict[str, str]]]:
+    html = {"Accept-Language": "vi"}
+    as_json = {"Accept": "application/json"}
+    tag = f"/01/{g}/10/L-1/21/{serial}"
+    paths = [
+        f"/01/{g}/10/L-1",
+        f"/01/{g}/10/L-1?lang=en",
+        f"/01/{g}/10/L-1?version=1",
+        f"/01/{g}/10/L-1?version=2",
+        f"/01/{g}/10/L-1?version=abc",
+        f"/01/{g}/10/L-1?version=0",
+        f"/01/{g}/10/L-1?version={'9' * 4300}",
+        f"/01/{g}/10/A%2FB%251",
+        f"/01/{g}/10/L-1/",
+        f"/01/{g[1:]}/10/L-1",  # GTIN-13
+        f"/01/{g[:-1]}{(int(g[-1]) + 1) % 10}/10/L-1",  # bad check digit
+        "/01/0893ABC0000001/10/L-1",
+        "/01/1/10/L-1",
+        f"/01/{g}/10/UNKNOWN",
+        f"/01/{g}/10/L%00",
+        f"/01/{g}/10/%ZZ",
+        f"/01/{g}/10/%C3%A9",
+        f"/01/{g}/10/{'L' * 21}",
+        f"/01/{g}/10/L-1/22/X",
+        f"/01/{g}/10/L-1/21/",
+        f"/01/{g}/10/L-1/21/{serial}/extra",
+        f"{tag}?8030={digsig}",
+        f"{tag}?8030={digsig}&lang=en",
+        f"{tag}?8030={digsig}&8030={digsig}",
+        f"{tag}?8030={digsig[:-1]}A",
+        f"{tag}?8030=short",
+        f"{tag}?8030=",
+        tag,
+        f"/01/{g}/10/L-1/21/{serial.lower()}?8030={digsig}",
+        f"/01/{g}/10/L-1/21/ZZZZZZZZZZZZZ",
+        f"/01/{g}/10/L-1/21/X%00",
+        f"/01/{g}/10/L-1/21/%1B%5B31m",
+        f"/01/{g}/10/L-1/21/{'S' * 21}",
+        f"/01/{g}/10/L-1/21/{serial}?version=abc",
+    ]
+    return [(p, html) for p in paths] + [(p, as_json) for p in paths]
+
+
+def test_fast_path_and_router_answer_the_same(
+    clients: tuple[TestClient, TestClient], links: dict[str, Any], session: Session
+) -> None:
+    fast, routed = clients
+    table = _table(links["gtin"], links["serial"], links["digsig"])
+    for path, headers in table:
+        answers = []
+        for client in (fast, routed):
+            r = client.get(path, headers=headers, follow_redirects=False)
+            # The time of the first scan is the one thing that differs by nature.
+            body = re.sub(rb'"first_scanned_at":"[^"]+"', b"<first scan>", r.content)
+            answers.append((r.status_code, sorted(r.headers.items()), body))
+            # Each scan changes the counts a page shows; start both from the same state.
+            session.execute(delete(Scan))
+            session.execute(
+                update(Tag).values(scan_count=0, first_scanned_at=None, last_scanned_at=None)
+            )
+            session.commit()
+        assert answers[0] == answers[1], (path, headers, answers[0][0], answers[1][0])
+        assert answers[0][0] < 500, path
+
+
+def test_the_fast_path_is_taken(clients: tuple[TestClient, TestClient], links: Any) -> None:
+    fast, _ = clients
+    app: FastAPI = fast.app  # type: ignore[assignment]
+    seen: list[str] = []
+    router = app.router
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["path"])
+        await type(router).__call__(router, scope, receive, send)
+
+    app.router = counting  # type: ignore[assignment]
+    app.middleware_stack = None  # rebuilt around the counting router
+    tag = f"/01/{links['gtin']}/10/L-1/21/{links['serial']}?8030={links['digsig']}"
+    assert fast.get(tag).status_code == 200
+    assert fast.get("/healthz").status_code == 200
+    assert seen == ["/healthz"]
