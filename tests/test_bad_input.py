@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests import factories
+from tracetag.batches.service import Issuer, sign_version
+from tracetag.gs1 import digital_link
 from tracetag.models import Base
 
 
@@ -40,6 +42,8 @@ PRODUCT_CASES = [
     ({"gtin": "8935049500064"}, "gtin", "check digit"),
     ({"category": "electronics"}, "category", "food"),
     ({"name": ""}, "name", "at least 1"),
+    ({"name": "Gạo\x1b[31m ST25"}, "name", "control character (U+001B) at position 4"),
+    ({"unit": "t" * 41}, "unit", "at most 40 characters"),
 ]
 BATCH_CASES = [
     ({"lot": "Lô-1"}, "lot", "outside the GS1 set"),
@@ -49,6 +53,7 @@ BATCH_CASES = [
     ({"expiry_date": "2026-10-01"}, "expiry_date", "before production_date"),
     ({"quantity": "0"}, "quantity", "greater than 0"),
     ({"production_date": "01/11/2026"}, "production_date", "date"),
+    ({"quantity_unit": "k\u202eg"}, "quantity_unit", "(U+202E RIGHT-TO-LEFT OVERRIDE)"),
 ]
 
 
@@ -171,3 +176,65 @@ def test_a_failure_inside_signing_rolls_back_the_batch(
     assert r.status_code == 500
     assert "Traceback" not in r.text
     assert _row_counts(session) == before
+
+
+ORIGIN = factories.batch_data(1)["origin"]
+# lat alone was stored and signed, then broke the producer's batch list (issue 6).
+HALF_ORIGINS = [
+    ({k: v for k, v in ORIGIN.items() if k != "lng"}, "lat is given without lng"),
+    ({k: v for k, v in ORIGIN.items() if k != "lat"}, "lng is given without lat"),
+    ({**ORIGIN, "lng": None}, "lat is given without lng"),
+    ({**ORIGIN, "lat": None}, "lng is given without lat"),
+]
+
+
+@pytest.mark.parametrize(("origin", "reason"), HALF_ORIGINS)
+@pytest.mark.parametrize("kind", ["create", "correction"])
+def test_origin_with_only_one_coordinate_is_422_and_writes_nothing(
+    client: TestClient,
+    session: Session,
+    producer_auth: factories.ProducerAuth,
+    product: dict[str, Any],
+    kind: str,
+    origin: dict[str, Any],
+    reason: str,
+) -> None:
+    if kind == "create":
+        url, body = "/api/v1/batches", factories.batch_data(product["id"], origin=origin)
+    else:
+        r = client.post(
+            "/api/v1/batches",
+            json=factories.batch_data(product["id"]),
+            headers=producer_auth.headers,
+        )
+        assert r.status_code == 201, r.text
+        url, body = (
+            f"/api/v1/batches/{r.json()['id']}/corrections",
+            {"note": "Sửa", "origin": origin},
+        )
+    before = _row_counts(session)
+    r = client.post(url, json=body, headers=producer_auth.headers)
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["detail"]
+    assert error["loc"] == ["body", "origin"]
+    assert reason in error["msg"]
+    assert _row_counts(session) == before
+
+
+def test_a_batch_stored_with_lat_alone_still_lists_and_links_no_map(
+    client: TestClient, session: Session, issuer: Issuer, producer_auth: factories.ProducerAuth
+) -> None:
+    product = factories.make_product(session, producer_auth.producer)
+    batch = factories.make_batch(session, issuer, product)
+    # What the old rule let in: lat without lng, saved and signed.
+    batch.origin_lng = None
+    sign_version(session, batch=batch, issuer=issuer, note="lưu trước khi sửa lỗi")
+    session.commit()
+    r = client.get("/api/v1/batches", headers=producer_auth.headers)
+    assert r.status_code == 200, r.text
+    (listed,) = r.json()
+    assert (listed["origin"]["lat"], listed["origin"]["lng"]) == (ORIGIN["lat"], None)
+    page = client.get(digital_link("", product.gtin, batch.lot))
+    assert page.status_code == 200
+    assert "chữ ký số hợp lệ" in page.text  # the signed record, shown as it is
+    assert "geo:" not in page.text

@@ -13,10 +13,10 @@ from tracetag.batches.schemas import (
     BatchCorrection,
     BatchCreate,
     BatchOut,
-    Origin,
+    OriginOut,
     Recall,
     RecordVersionOut,
-    Stage,
+    StageOut,
 )
 from tracetag.deps import IssuerDep, ProducerIdDep, ResourceId, SessionDep, SettingsDep
 from tracetag.gs1 import digital_link
@@ -40,7 +40,8 @@ def to_out(session: Session, batch: Batch, base_url: str) -> BatchOut:
         production_date=batch.production_date,
         expiry_date=batch.expiry_date,
         price_vnd=batch.price_vnd,
-        origin=Origin(
+        # Output models: stored rows are shown as they are, never refused by today's input rules.
+        origin=OriginOut(
             area=batch.origin_area,
             commune=batch.origin_commune,
             district=batch.origin_district,
@@ -48,7 +49,7 @@ def to_out(session: Session, batch: Batch, base_url: str) -> BatchOut:
             lat=batch.origin_lat,
             lng=batch.origin_lng,
         ),
-        stages=[Stage.model_validate(s) for s in batch.stages],
+        stages=[StageOut.model_validate(s) for s in batch.stages],
         status=batch.status,
         recall_reason=batch.recall_reason,
         digital_link=digital_link(base_url, batch.product.gtin, batch.lot),

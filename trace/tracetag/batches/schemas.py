@@ -12,16 +12,17 @@ from pydantic import (
     StrictInt,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
-from tracetag.fields import LongText, Name, ShortText
+from tracetag.batches.models import Batch
+from tracetag.fields import LongText, Name, Text
 from tracetag.gs1 import validate_lot
 
 Lot = Annotated[
     str,
+    Text.for_column(Batch.lot),
     Field(
-        min_length=1,
-        max_length=20,
         description="GS1 AI 10: at most 20 characters from GS1's 82-character set.",
         examples=["ST25-2026-11"],
     ),
@@ -33,26 +34,33 @@ PriceVnd = Annotated[
 Quantity = Annotated[
     Decimal, Field(gt=0, max_digits=15, decimal_places=3, description="Positive, ≤ 3 decimals.")
 ]
+QuantityUnit = Annotated[str, Text.for_column(Batch.quantity_unit)]
 
 
 class Origin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    area: Name = Field(description="Growing or production area.")
-    commune: ShortText
-    district: ShortText | None = None
-    province: ShortText
+    area: Annotated[str, Text.for_column(Batch.origin_area)] = Field(
+        description="Growing or production area."
+    )
+    commune: Annotated[str, Text.for_column(Batch.origin_commune)]
+    district: Annotated[str, Text.for_column(Batch.origin_district)] | None = None
+    province: Annotated[str, Text.for_column(Batch.origin_province)]
     lat: float | None = Field(default=None, ge=-90, le=90)
     lng: float | None = Field(default=None, ge=-180, le=180)
 
-    @field_validator("lng")
-    @classmethod
-    def _both_or_neither(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if (value is None) != (info.data.get("lat") is None):
-            raise ValueError("give both lat and lng, or neither")
-        return value
+    # A model validator, not a field validator on lng: that one never ran when lng was left out,
+    # so lat alone was stored and signed (issue 6).
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Origin:
+        if self.lat is not None and self.lng is None:
+            raise ValueError("lat is given without lng; give both, or neither")
+        if self.lng is not None and self.lat is None:
+            raise ValueError("lng is given without lat; give both, or neither")
+        return self
 
 
+# Stages live in a JSON column: these limits are ours, not a column's.
 class Stage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -76,7 +84,7 @@ class BatchCreate(BaseModel):
     product_id: Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
     lot: Lot
     quantity: Quantity
-    quantity_unit: ShortText
+    quantity_unit: QuantityUnit
     production_date: date
     expiry_date: date
     price_vnd: PriceVnd
@@ -97,7 +105,7 @@ class BatchCorrection(BaseModel):
 
     note: Name = Field(description="Why the record is corrected; shown on the page.")
     quantity: Quantity | None = None
-    quantity_unit: ShortText | None = None
+    quantity_unit: QuantityUnit | None = None
     production_date: date | None = None
     expiry_date: date | None = None
     price_vnd: PriceVnd | None = None
@@ -127,6 +135,26 @@ class RecordVersionOut(BaseModel):
     jws: str
 
 
+class OriginOut(BaseModel):
+    """Origin as stored: plain fields, so a row stored under older rules still answers."""
+
+    area: str
+    commune: str
+    district: str | None
+    province: str
+    lat: float | None
+    lng: float | None
+
+
+class StageOut(BaseModel):
+    """A stage as stored, not checked again by today's input rules."""
+
+    stage: str
+    date: date
+    place: str | None = None
+    note: str | None = None
+
+
 class BatchOut(BaseModel):
     id: int
     product_id: int
@@ -137,8 +165,8 @@ class BatchOut(BaseModel):
     production_date: date
     expiry_date: date
     price_vnd: int
-    origin: Origin
-    stages: list[Stage]
+    origin: OriginOut
+    stages: list[StageOut]
     status: Literal["active", "recalled"]
     recall_reason: str | None
     digital_link: str

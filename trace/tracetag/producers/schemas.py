@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tracetag.fields import Email, Name, Phone, ShortText
+from tracetag.fields import EMAIL_PATTERN, PHONE_PATTERN, Text
+from tracetag.producers.models import Producer
 
 ProducerKind = Literal["enterprise", "cooperative", "cooperative_group", "household"]
 OCOP_VALIDITY_MONTHS = 36
@@ -27,8 +28,8 @@ class OcopRating(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stars: int = Field(ge=1, le=5)
-    certificate_no: ShortText
-    issuer: Name
+    certificate_no: Annotated[str, Text.for_column(Producer.ocop_certificate_no)]
+    issuer: Annotated[str, Text.for_column(Producer.ocop_issuer)]
     issued_on: date
     expires_on: date | None = Field(
         default=None, description="Defaults to 36 months after issued_on."
@@ -54,18 +55,21 @@ class ProducerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: ProducerKind
-    name: Name
-    registration_code: str = Field(
-        min_length=3, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]*$"
-    )
-    address_line: Name
-    commune: ShortText
-    district: ShortText | None = Field(
+    name: Annotated[str, Text.for_column(Producer.name)]
+    registration_code: Annotated[
+        str,
+        Text.for_column(
+            Producer.registration_code, min_length=3, pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]*$"
+        ),
+    ]
+    address_line: Annotated[str, Text.for_column(Producer.address_line)]
+    commune: Annotated[str, Text.for_column(Producer.commune)]
+    district: Annotated[str, Text.for_column(Producer.district)] | None = Field(
         default=None, description="Optional: the 2025 reform removed the district level."
     )
-    province: ShortText
-    phone: Phone | None = None
-    email: Email | None = None
+    province: Annotated[str, Text.for_column(Producer.province)]
+    phone: Annotated[str, Text.for_column(Producer.phone, pattern=PHONE_PATTERN)] | None = None
+    email: Annotated[str, Text.for_column(Producer.email, pattern=EMAIL_PATTERN)] | None = None
     ocop: OcopRating | None = None
 
 

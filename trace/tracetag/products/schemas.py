@@ -4,12 +4,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from tracetag.fields import LongText, Name, ShortText
+from tracetag.fields import LongText, ShortText, Text
 from tracetag.gs1 import normalize_gtin
 from tracetag.products.categories import CategoryCode
+from tracetag.products.models import Product
 
 Gtin = Annotated[
     str,
+    Text.for_column(Product.gtin),
     Field(description="GTIN-8, -12, -13 or -14; stored as GTIN-14.", examples=["8930000000017"]),
     AfterValidator(normalize_gtin),
 ]
@@ -18,12 +20,13 @@ Gtin = Annotated[
 class ProductCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Name
-    brand: Name | None = None
+    name: Annotated[str, Text.for_column(Product.name)]
+    brand: Annotated[str, Text.for_column(Product.brand)] | None = None
     gtin: Gtin
     category: CategoryCode
     characteristics: LongText = ""
-    unit: ShortText
+    unit: Annotated[str, Text.for_column(Product.unit)]
+    # Stored in a JSON column, which has no length of its own.
     standards: list[ShortText] = Field(default_factory=list, max_length=20)
 
 

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from tracetag.fields import Text
+from tracetag.tags.models import TagIssuance
 
 MAX_TAGS_PER_ISSUANCE = 1_000_000
 
@@ -16,12 +20,9 @@ class IssueTags(BaseModel):
         description="Put the 8030 signature in each QR (offline-verifiable); false gives a "
         "smaller QR for tiny labels, verified online only.",
     )
-    idempotency_key: str = Field(
-        min_length=1,
-        max_length=100,
-        pattern=r"^[A-Za-z0-9._:-]+$",
-        description="Repeat a request with the same key to get the same issuance back.",
-    )
+    idempotency_key: Annotated[
+        str, Text.for_column(TagIssuance.idempotency_key, pattern=r"^[A-Za-z0-9._:-]+$")
+    ] = Field(description="Repeat a request with the same key to get the same issuance back.")
 
 
 class IssuanceOut(BaseModel):
