@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint format bench i18n-extract clean
+.PHONY: run test lint format bench fuzz i18n-extract clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tracetag needs Python 3.11 or newer")'
@@ -36,6 +36,11 @@ lint: $(VENV)/.installed-test
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Long runs of the fuzz tests: 100,000 inputs per parser, and many schemathesis cases per route.
+fuzz: $(VENV)/.installed-test
+	TRACETAG_FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest -p no:cacheprovider -q tests/fuzz
+	TRACETAG_SCHEMATHESIS_EXAMPLES=1000 $(BIN)/python -m pytest -p no:cacheprovider -q tests/test_schemathesis.py
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix trace tests migrations benchmarks

@@ -21,8 +21,9 @@ from tracetag.batches.schemas import (
 from tracetag.deps import IssuerDep, ProducerIdDep, ResourceId, SessionDep, SettingsDep
 from tracetag.gs1 import digital_link
 from tracetag.labels.qr import ErrorLevel, render_png, render_svg
+from tracetag.responses import API_ERRORS, errors
 
-router = APIRouter(prefix="/api/v1/batches", tags=["producer"])
+router = APIRouter(prefix="/api/v1/batches", tags=["producer"], responses=API_ERRORS)
 
 QrSize = Annotated[int, Query(ge=64, le=4000, description="Width in pixels (PNG) or units (SVG).")]
 QrLevel = Annotated[ErrorLevel, Query(description="Error correction: L, M, Q or H.")]
@@ -69,7 +70,12 @@ def to_out(session: Session, batch: Batch, base_url: str) -> BatchOut:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=BatchOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BatchOut,
+    responses=errors(400, 409, 413),
+)
 def create_batch(
     data: BatchCreate,
     session: SessionDep,
@@ -93,7 +99,7 @@ def list_batches(
     ]
 
 
-@router.get("/{batch_id}", response_model=BatchOut)
+@router.get("/{batch_id}", response_model=BatchOut, responses=errors(404))
 def get_batch(
     batch_id: ResourceId, session: SessionDep, producer_id: ProducerIdDep, settings: SettingsDep
 ) -> BatchOut:
@@ -101,7 +107,7 @@ def get_batch(
     return to_out(session, batch, settings.public_base_url)
 
 
-@router.post("/{batch_id}/corrections", response_model=BatchOut)
+@router.post("/{batch_id}/corrections", response_model=BatchOut, responses=errors(400, 404, 413))
 def correct_batch(
     batch_id: ResourceId,
     data: BatchCorrection,
@@ -117,7 +123,7 @@ def correct_batch(
     return to_out(session, batch, settings.public_base_url)
 
 
-@router.post("/{batch_id}/recall", response_model=BatchOut)
+@router.post("/{batch_id}/recall", response_model=BatchOut, responses=errors(400, 404, 409, 413))
 def recall_batch(
     batch_id: ResourceId,
     data: Recall,
@@ -139,7 +145,7 @@ QR_MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 @router.get(
     "/{batch_id}/qr.{image_format}",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
+    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}, **errors(404)},
 )
 def batch_qr(
     batch_id: ResourceId,

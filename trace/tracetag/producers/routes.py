@@ -8,11 +8,17 @@ from tracetag.accounts.service import create_key
 from tracetag.deps import AdminDep, ProducerIdDep, ResourceId, SessionDep
 from tracetag.producers import service
 from tracetag.producers.schemas import ApiKeyOut, ProducerCreate, ProducerOut
+from tracetag.responses import API_ERRORS, errors
 
-router = APIRouter(prefix="/api/v1", tags=["admin"])
+router = APIRouter(prefix="/api/v1", tags=["admin"], responses=API_ERRORS)
 
 
-@router.post("/admin/producers", status_code=status.HTTP_201_CREATED, response_model=ProducerOut)
+@router.post(
+    "/admin/producers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProducerOut,
+    responses=errors(400, 409, 413),
+)
 def create_producer(data: ProducerCreate, session: SessionDep, _: AdminDep) -> ProducerOut:
     producer = service.create_producer(session, data=data)
     session.commit()
@@ -28,6 +34,7 @@ def list_producers(session: SessionDep, _: AdminDep) -> list[ProducerOut]:
     "/admin/producers/{producer_id}/api-keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyOut,
+    responses=errors(404),
 )
 def issue_producer_key(producer_id: ResourceId, session: SessionDep, _: AdminDep) -> ApiKeyOut:
     """Issue an API key for a producer; the key is shown only in this answer."""
@@ -39,7 +46,7 @@ def issue_producer_key(producer_id: ResourceId, session: SessionDep, _: AdminDep
     )
 
 
-@router.get("/me", response_model=ProducerOut, tags=["producer"])
+@router.get("/me", response_model=ProducerOut, tags=["producer"], responses=errors(404))
 def me(session: SessionDep, producer_id: ProducerIdDep) -> ProducerOut:
     """The producer this API key belongs to."""
     return service.to_out(service.get_producer(session, producer_id))

@@ -12,11 +12,17 @@ from tracetag.errors import Invalid
 from tracetag.products import service
 from tracetag.products.images import clean_image
 from tracetag.products.schemas import ProductCreate, ProductOut
+from tracetag.responses import API_ERRORS, errors
 
-router = APIRouter(prefix="/api/v1/products", tags=["producer"])
+router = APIRouter(prefix="/api/v1/products", tags=["producer"], responses=API_ERRORS)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProductOut,
+    responses=errors(400, 409, 413),
+)
 def create_product(
     data: ProductCreate, session: SessionDep, producer_id: ProducerIdDep
 ) -> ProductOut:
@@ -30,7 +36,7 @@ def list_products(session: SessionDep, producer_id: ProducerIdDep) -> list[Produ
     return [service.to_out(p) for p in service.list_products(session, producer_id=producer_id)]
 
 
-@router.get("/{product_id}", response_model=ProductOut)
+@router.get("/{product_id}", response_model=ProductOut, responses=errors(404))
 def get_product(
     product_id: ResourceId, session: SessionDep, producer_id: ProducerIdDep
 ) -> ProductOut:
@@ -39,7 +45,7 @@ def get_product(
     )
 
 
-@router.put("/{product_id}/image", response_model=ProductOut)
+@router.put("/{product_id}/image", response_model=ProductOut, responses=errors(400, 404, 413))
 def upload_image(
     product_id: ResourceId,
     file: Annotated[UploadFile, File(description="JPEG, PNG or WebP; re-encoded as JPEG.")],

@@ -27,6 +27,7 @@ from tracetag.gs1 import (
 from tracetag.i18n import N_, gettext, negotiate
 from tracetag.products.service import get_image
 from tracetag.ratelimit import client_key
+from tracetag.responses import ErrorOut
 from tracetag.scans.assess import TagStatus, assess_tag
 from tracetag.scans.fingerprint import client_hash, ua_family
 from tracetag.scans.recorder import ScanRequest, ScanResult
@@ -116,7 +117,22 @@ def not_found_page(request: Request, pages: Any, code: str | None) -> Response:
     return render_page(request, pages, "not_found.html", status_code=404, code=code)
 
 
-@router.get("/.well-known/jwks.json", tags=["public"])
+_BAD_LINK = {400: {"description": "A parameter is not valid.", "content": _HTML}}
+
+
+_JWKS_SCHEMA = {
+    "type": "object",
+    "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+}
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    tags=["public"],
+    response_class=JSONResponse,
+    responses={200: {"content": {"application/jwk-set+json": {"schema": _JWKS_SCHEMA}}}},
+)
 def jwks(keyring: KeyRingDep) -> JSONResponse:
     """The public keys that sign records (OKP/Ed25519, with kid)."""
     return JSONResponse(
@@ -126,7 +142,16 @@ def jwks(keyring: KeyRingDep) -> JSONResponse:
     )
 
 
-@router.get("/records/{record_hash}.jws", tags=["public"], response_class=Response)
+@router.get(
+    "/records/{record_hash}.jws",
+    tags=["public"],
+    response_class=Response,
+    responses={
+        200: {"content": {"application/jose": {"schema": {"type": "string"}}}},
+        404: {"model": ErrorOut, "description": "No record has this hash."},
+        **_BAD_LINK,
+    },
+)
 def raw_record(record_hash: Sha256Hex, session: SessionDep) -> Response:
     """The exact signed record (compact JWS), by the SHA-256 of its bytes."""
     row = session.scalar(select(SignedRecord).where(SignedRecord.record_hash == record_hash))
@@ -139,7 +164,16 @@ def raw_record(record_hash: Sha256Hex, session: SessionDep) -> Response:
     )
 
 
-@router.get("/media/{sha256}", tags=["public"], response_class=Response)
+@router.get(
+    "/media/{sha256}",
+    tags=["public"],
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+        404: {"model": ErrorOut, "description": "No image has this hash."},
+        **_BAD_LINK,
+    },
+)
 def image(sha256: Sha256Hex, session: SessionDep) -> Response:
     try:
         row = get_image(session, sha256)
