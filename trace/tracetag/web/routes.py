@@ -117,7 +117,9 @@ def not_found_page(request: Request, pages: Any, code: str | None) -> Response:
     return render_page(request, pages, "not_found.html", status_code=404, code=code)
 
 
-_BAD_LINK = {400: {"description": "A parameter is not valid.", "content": _HTML}}
+_BAD_LINK: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A parameter is not valid.", "content": _HTML}
+}
 
 
 _JWKS_SCHEMA = {
