@@ -130,3 +130,22 @@ def test_the_fast_path_is_taken(clients: tuple[TestClient, TestClient], links: A
     assert fast.get(tag).status_code == 200
     assert fast.get("/healthz").status_code == 200
     assert seen == ["/healthz"]
+
+
+def test_errors_on_the_fast_path_go_through_the_app_handlers(
+    clients: tuple[TestClient, TestClient], links: dict[str, Any]
+) -> None:
+    from tracetag.ratelimit import Rule
+
+    tag = f"/01/{links['gtin']}/10/L-1/21/{links['serial']}?8030={links['digsig']}"
+    answers = []
+    for client in clients:
+        client.app.state.rate_rules["scan"] = Rule.parse("scan", "1/minute")  # type: ignore[attr-defined]
+        assert client.get(tag).status_code == 200
+        r = client.get(tag, headers={"Accept-Language": "vi"})
+        assert 1 <= int(r.headers["retry-after"]) <= 60  # a clock tick may part the two
+        headers = sorted((k, v) for k, v in r.headers.items() if k != "retry-after")
+        answers.append((r.status_code, headers, r.content))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 429
+    assert "Quá nhiều yêu cầu".encode() in answers[0][2]
