@@ -6,7 +6,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.accounts.service import create_key
 from tracetag.batches.models import Batch
@@ -19,6 +20,8 @@ from tracetag.producers.service import create_producer
 from tracetag.products.models import Product
 from tracetag.products.schemas import ProductCreate
 from tracetag.products.service import create_product
+from tracetag.tags.models import Tag, TagIssuance
+from tracetag.tags.service import issue_tags
 
 
 def random_gtin13() -> str:
@@ -128,3 +131,27 @@ def producer_with_key(session: Session, **overrides: Any) -> ProducerAuth:
     producer = make_producer(session, **overrides)
     _row, token = create_key(session, role="producer", producer_id=producer.id, label="test")
     return ProducerAuth(producer=producer, token=token)
+
+
+def make_tags(
+    factory: sessionmaker[Session],
+    issuer: Issuer,
+    batch: Batch,
+    count: int,
+    *,
+    signed: bool = True,
+    key: str | None = None,
+) -> tuple[TagIssuance, list[Tag]]:
+    """Issue tags through the real service (it commits its own short transactions)."""
+    issuance, _ = issue_tags(
+        factory,
+        batch_id=batch.id,
+        producer_id=batch.product.producer_id,
+        count=count,
+        signed=signed,
+        idempotency_key=key or secrets.token_hex(6),
+        issuer=issuer,
+    )
+    with factory() as session:
+        tags = session.scalars(select(Tag).where(Tag.issuance_id == issuance.id).order_by(Tag.id))
+        return issuance, list(tags)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
 from tracetag.batches.service import Issuer, latest_record
@@ -108,19 +108,15 @@ def test_help_lists_the_commands() -> None:
 
 
 @pytest.fixture
-def tag_uri(session: Session, issuer: Issuer) -> tuple[str, str]:
-    from sqlalchemy import select
-
+def tag_uri(
+    session: Session, session_factory: sessionmaker[Session], issuer: Issuer
+) -> tuple[str, str]:
     from tracetag.gs1 import tag_digital_link
-    from tracetag.tags.models import Tag
-    from tracetag.tags.service import issue_tags
 
     producer = factories.make_producer(session)
     batch = factories.make_batch(session, issuer, factories.make_product(session, producer))
-    issuance, _ = issue_tags(
-        session, batch=batch, count=1, signed=True, idempotency_key="cli", issuer=issuer
-    )
-    tag = session.scalars(select(Tag).where(Tag.issuance_id == issuance.id)).one()
+    session.commit()
+    _, (tag,) = factories.make_tags(session_factory, issuer, batch, 1)
     uri = tag_digital_link(
         "https://tracetag.test", batch.product.gtin, batch.lot, tag.serial, tag.digsig
     )

@@ -10,8 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
 from tests.conftest import BASE_URL
@@ -19,19 +18,16 @@ from tracetag.batches.service import Issuer
 from tracetag.config import Settings
 from tracetag.gs1 import tag_digital_link
 from tracetag.ratelimit import RateLimiter, Rule, client_key
-from tracetag.tags.models import Tag
-from tracetag.tags.service import issue_tags
 
 
 @pytest.fixture
-def tag_paths(session: Session, issuer: Issuer) -> list[str]:
+def tag_paths(
+    session: Session, session_factory: sessionmaker[Session], issuer: Issuer
+) -> list[str]:
     product = factories.make_product(session, factories.make_producer(session))
     batch = factories.make_batch(session, issuer, product, lot="R-1")
-    issuance, _ = issue_tags(
-        session, batch=batch, count=5, signed=True, idempotency_key="r", issuer=issuer
-    )
     session.commit()
-    tags = session.scalars(select(Tag).where(Tag.issuance_id == issuance.id))
+    _, tags = factories.make_tags(session_factory, issuer, batch, 5)
     return [tag_digital_link("", product.gtin, "R-1", t.serial, t.digsig) for t in tags]
 
 

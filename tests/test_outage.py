@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests import factories
@@ -25,8 +25,6 @@ from tracetag.config import Settings
 from tracetag.db import make_engine, make_session_factory
 from tracetag.gs1 import tag_digital_link
 from tracetag.signing.keys import KeyRing
-from tracetag.tags.models import Tag
-from tracetag.tags.service import issue_tags
 
 
 @dataclass
@@ -44,11 +42,8 @@ def served(request: pytest.FixtureRequest, keyring: KeyRing) -> Iterator[Served]
         with make_session_factory(engine)() as session:
             product = factories.make_product(session, factories.make_producer(session))
             batch = factories.make_batch(session, issuer, product, lot="O-1")
-            issuance, _ = issue_tags(
-                session, batch=batch, count=1, signed=True, idempotency_key="o", issuer=issuer
-            )
             session.commit()
-            tag = session.scalars(select(Tag).where(Tag.issuance_id == issuance.id)).one()
+            _, (tag,) = factories.make_tags(make_session_factory(engine), issuer, batch, 1)
             path = tag_digital_link("", product.gtin, "O-1", tag.serial, tag.digsig)
         engine.dispose()
         yield Served(url, path, tag.id)

@@ -21,7 +21,6 @@ from tracetag.gs1 import tag_digital_link
 from tracetag.scans.models import Scan
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.models import Tag
-from tracetag.tags.service import issue_tags
 
 REQUESTS = 300
 WORKERS = 2  # two app instances, each with its own engine and scan writer
@@ -43,11 +42,8 @@ def test_concurrent_scans_leave_exact_counts(
         producer = factories.make_producer(session)
         product = factories.make_product(session, producer)
         batch = factories.make_batch(session, issuer, product)
-        issuance, _ = issue_tags(
-            session, batch=batch, count=1, signed=True, idempotency_key="k", issuer=issuer
-        )
         session.commit()
-        tag = session.scalars(select(Tag).where(Tag.issuance_id == issuance.id)).one()
+        _, (tag,) = factories.make_tags(factory, issuer, batch, 1)
         path = tag_digital_link("", product.gtin, batch.lot, tag.serial, tag.digsig)
         tag_id = tag.id
     settings = Settings(database_url=database, keys_dir=keys_dir, public_base_url=BASE_URL)

@@ -29,7 +29,6 @@ from tracetag.scans.models import Scan
 from tracetag.signing.jwk import b64url
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.models import Tag, TagIssuance
-from tracetag.tags.service import issue_tags
 
 
 @dataclass
@@ -41,15 +40,14 @@ class Live:
 
 
 @pytest.fixture
-def tagged(session: Session, issuer: Issuer) -> dict[str, Any]:
+def tagged(
+    session: Session, session_factory: sessionmaker[Session], issuer: Issuer
+) -> dict[str, Any]:
     producer = factories.make_producer(session)
     product = factories.make_product(session, producer)
     batch = factories.make_batch(session, issuer, product, lot="L-7")
-    issuance, _ = issue_tags(
-        session, batch=batch, count=4, signed=True, idempotency_key="p", issuer=issuer
-    )
     session.commit()
-    tags = list(session.scalars(select(Tag).where(Tag.issuance_id == issuance.id)))
+    issuance, tags = factories.make_tags(session_factory, issuer, batch, 4)
     return {"gtin": product.gtin, "lot": "L-7", "tags": tags, "batch": batch, "iss": issuance}
 
 
@@ -233,11 +231,8 @@ def live(request: pytest.FixtureRequest, keyring: KeyRing, keys_dir: Any) -> Ite
         with factory() as session:
             product = factories.make_product(session, factories.make_producer(session))
             batch = factories.make_batch(session, issuer, product, lot="L-9")
-            issuance, _ = issue_tags(
-                session, batch=batch, count=2, signed=True, idempotency_key="l", issuer=issuer
-            )
             session.commit()
-            tags = list(session.scalars(select(Tag).where(Tag.issuance_id == issuance.id)))
+            _, tags = factories.make_tags(factory, issuer, batch, 2)
         settings = Settings(database_url=url, keys_dir=keys_dir, public_base_url=BASE_URL)
         app = create_app(settings, keyring=keyring)
         try:

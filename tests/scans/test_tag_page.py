@@ -7,41 +7,32 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
 from tracetag.batches.service import Issuer
 from tracetag.gs1 import tag_digital_link
 from tracetag.scans.models import Scan
 from tracetag.tags.models import Tag
-from tracetag.tags.service import issue_tags
 
 
 @pytest.fixture
-def tags(session: Session, issuer: Issuer) -> dict[str, Any]:
+def tags(
+    session: Session, session_factory: sessionmaker[Session], issuer: Issuer
+) -> dict[str, Any]:
     producer = factories.make_producer(session)
     product = factories.make_product(session, producer)
     batch = factories.make_batch(session, issuer, product, lot="L-01")
     other = factories.make_batch(session, issuer, product, lot="L-02")
-    signed, _ = issue_tags(
-        session, batch=batch, count=3, signed=True, idempotency_key="a", issuer=issuer
-    )
-    unsigned, _ = issue_tags(
-        session, batch=batch, count=1, signed=False, idempotency_key="b", issuer=issuer
-    )
-    elsewhere, _ = issue_tags(
-        session, batch=other, count=1, signed=True, idempotency_key="c", issuer=issuer
-    )
     session.commit()
-
-    def of(issuance: Any) -> list[Tag]:
-        return list(session.scalars(select(Tag).where(Tag.issuance_id == issuance.id)))
-
+    _, signed = factories.make_tags(session_factory, issuer, batch, 3)
+    _, unsigned = factories.make_tags(session_factory, issuer, batch, 1, signed=False)
+    _, elsewhere = factories.make_tags(session_factory, issuer, other, 1)
     return {
         "gtin": product.gtin,
-        "signed": of(signed),
-        "unsigned": of(unsigned)[0],
-        "elsewhere": of(elsewhere)[0],
+        "signed": signed,
+        "unsigned": unsigned[0],
+        "elsewhere": elsewhere[0],
     }
 
 
@@ -120,9 +111,10 @@ def test_scans_are_counted_and_copies_warned(
     stored = session.scalars(select(Scan).where(Scan.tag_id == tag.id)).all()
     assert len(stored) == limit + 1
     assert all(len(s.client_hash) == 32 and "." not in s.client_hash for s in stored)
-    session.refresh(tag)
-    assert tag.scan_count == limit + 1
-    assert tag.first_scanned_at is not None
+    stored_tag = session.get(Tag, tag.id)
+    assert stored_tag is not None
+    assert stored_tag.scan_count == limit + 1
+    assert stored_tag.first_scanned_at is not None
 
 
 def test_one_phone_scanning_twice_is_no_copy(client: TestClient, tags: dict[str, Any]) -> None:

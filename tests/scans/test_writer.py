@@ -17,22 +17,20 @@ from tracetag.batches.service import Issuer
 from tracetag.errors import ServiceUnavailable
 from tracetag.scans.recorder import ScanRecorder, ScanRequest, ScanResult
 from tracetag.tags.models import Tag
-from tracetag.tags.service import issue_tags
 
 WAIT = 30  # seconds; a scan that takes longer than this means the writer is stuck
 
 
 @pytest.fixture
-def serials(session: Session, issuer: Issuer) -> tuple[str, list[str]]:
+def serials(
+    session: Session, session_factory: sessionmaker[Session], issuer: Issuer
+) -> tuple[str, list[str]]:
     producer = factories.make_producer(session)
     product = factories.make_product(session, producer)
     batch = factories.make_batch(session, issuer, product)
-    issuance, _ = issue_tags(
-        session, batch=batch, count=5, signed=True, idempotency_key="w", issuer=issuer
-    )
     session.commit()
-    rows = session.scalars(select(Tag.serial).where(Tag.issuance_id == issuance.id)).all()
-    return product.gtin, list(rows)
+    _, tags = factories.make_tags(session_factory, issuer, batch, 5)
+    return product.gtin, [t.serial for t in tags]
 
 
 def _request(gtin: str, serial: str, client_hash: Any = "c" * 32) -> ScanRequest:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
@@ -20,7 +20,6 @@ from tracetag.config import Settings
 from tracetag.scans.models import Scan
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.models import Tag
-from tracetag.tags.service import issue_tags
 
 
 @pytest.fixture
@@ -37,15 +36,14 @@ def clients(
 
 
 @pytest.fixture
-def links(session: Session, issuer: Issuer) -> dict[str, Any]:
+def links(
+    session: Session, session_factory: sessionmaker[Session], issuer: Issuer
+) -> dict[str, Any]:
     product = factories.make_product(session, factories.make_producer(session))
     factories.make_batch(session, issuer, product, lot="A/B%1")
     batch = factories.make_batch(session, issuer, product, lot="L-1")
-    issuance, _ = issue_tags(
-        session, batch=batch, count=1, signed=True, idempotency_key="f", issuer=issuer
-    )
     session.commit()
-    tag = session.scalars(select(Tag).where(Tag.issuance_id == issuance.id)).one()
+    _, (tag,) = factories.make_tags(session_factory, issuer, batch, 1)
     return {"gtin": product.gtin, "serial": tag.serial, "digsig": tag.digsig}
 
 

@@ -43,6 +43,7 @@ from tracetag.scans.assess import DigsigVerifier
 from tracetag.scans.recorder import ScanRecorder
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.routes import router as tags_router
+from tracetag.tags.service import cleanup_incomplete_issuances
 from tracetag.web.fast_path import ScanFastPath
 from tracetag.web.guard import RequestGuard
 from tracetag.web.pages import STATIC_DIR, Pages
@@ -204,6 +205,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def _clean_up_issuances(factory: sessionmaker[Session]) -> None:
+    try:
+        removed = cleanup_incomplete_issuances(factory)
+    except Exception:  # the next start tries again; serving must not depend on it
+        log.exception("could not remove incomplete tag issuances")
+        return
+    if removed:
+        log.warning("removed %d tag issuance(s) left incomplete by a crash", removed)
+
+
 def scan_salt(settings: Settings, keyring: KeyRing) -> bytes:
     """The fingerprint salt: configured, or derived from the signing key (secret and stable)."""
     if settings.scan_salt is not None:
@@ -237,6 +248,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         recorder.start()
+        # Tag issuances a crash left pending are removed before serving. Usually that is one
+        # query; after a crash midway through a million-tag run, some seconds of chunked deletes.
+        await run_in_threadpool(_clean_up_issuances, session_factory)
         yield
         recorder.stop()  # store every queued scan before the process ends
         limiter.close()

@@ -25,7 +25,7 @@ def tags_issue(
         typer.Option(help="Idempotency key; repeat it to get the same issuance back."),
     ] = None,
 ) -> None:
-    """Issue unit tags for a batch in one transaction, with a progress bar."""
+    """Issue unit tags for a batch, all or none, with a progress bar."""
     import secrets
 
     from tracetag.batches.models import Batch
@@ -35,18 +35,21 @@ def tags_issue(
     issuer = _common.issuer(settings)
     idempotency_key = key or f"cli-{secrets.token_hex(8)}"
     factory = _common.session_factory(settings)
-    with factory() as session, _common.progress() as progress:
+    with factory() as session:
         batch = session.get(Batch, batch_id)
         if batch is None:
             raise _common.fail(f"no batch with id {batch_id}")
+        producer_id = batch.product.producer_id
+    with _common.progress() as progress:
         progress.console.print(
             f"issuing {count:,} tags for batch {batch_id} (key {idempotency_key})"
         )
         task = progress.add_task("signing and storing", total=count)
         try:
             issuance, created = issue_tags(
-                session,
-                batch=batch,
+                factory,
+                batch_id=batch_id,
+                producer_id=producer_id,
                 count=count,
                 signed=not unsigned,
                 idempotency_key=idempotency_key,
@@ -55,8 +58,6 @@ def tags_issue(
             )
         except TraceError as exc:
             raise _common.fail(str(exc)) from exc
-        progress.update(task, description="committing")
-        session.commit()
         progress.update(task, completed=count, description="done")
     state = "issued" if created else "already issued with this key"
     typer.echo(f"issuance {issuance.id}: {issuance.count} tags {state} (key {idempotency_key})")
@@ -71,15 +72,15 @@ def tags_export(
     ] = "pdf",
 ) -> None:
     """Write an issuance's labels to a file, streaming, with a progress bar."""
-    from tracetag.tags.models import TagIssuance
     from tracetag.tags.printing import export
+    from tracetag.tags.service import find_published
 
     if export_format not in ("pdf", "csv", "zpl", "zip"):
         raise _common.fail(f"unknown format {export_format!r}; use pdf, csv, zpl or zip")
     settings = _common.settings()
     factory = _common.session_factory(settings)
     with factory() as session:
-        issuance = session.get(TagIssuance, issuance_id)
+        issuance = find_published(session, issuance_id=issuance_id)
         if issuance is None:
             raise _common.fail(f"no issuance with id {issuance_id}")
         total = issuance.count

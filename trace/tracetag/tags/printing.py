@@ -8,13 +8,14 @@ from typing import Literal
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.batches.models import Batch
+from tracetag.errors import NotFound
 from tracetag.gs1 import tag_digital_link
 from tracetag.labels.exports import ImageFormat, csv_rows, zip_images, zpl_labels
 from tracetag.labels.pdf import Label, SheetLayout, label_sheets
 from tracetag.labels.qr import qr_modules
 from tracetag.tags.models import TagIssuance
 from tracetag.tags.serials import ALPHABET, SERIAL_LENGTH
-from tracetag.tags.service import PrintedTag, iter_tags
+from tracetag.tags.service import PrintedTag, find_published, iter_tags
 
 ExportFormat = Literal["pdf", "csv", "zpl", "zip"]
 MEDIA_TYPES = {
@@ -67,8 +68,9 @@ def export(
 ) -> Iterator[bytes]:
     """Stream an issuance's labels; opens its own session, so it may outlive the request's."""
     with factory() as session:
-        issuance = session.get(TagIssuance, issuance_id)
-        assert issuance is not None
+        issuance = find_published(session, issuance_id=issuance_id)
+        if issuance is None:
+            raise NotFound("issuance not found")
         batch = session.get(Batch, issuance.batch_id)
         assert batch is not None
         name, lot = batch.product.name, batch.lot

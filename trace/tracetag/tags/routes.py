@@ -7,18 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from tracetag.batches import service as batches
 from tracetag.batches.models import Batch
 from tracetag.deps import IssuerDep, ProducerIdDep, ResourceId, SessionDep, SettingsDep
 from tracetag.errors import Invalid
 from tracetag.labels.exports import ImageFormat
 from tracetag.labels.pdf import SheetLayout
+from tracetag.responses import API_ERRORS, errors
 from tracetag.tags import service
 from tracetag.tags.models import TagIssuance
 from tracetag.tags.printing import MEDIA_TYPES, ExportFormat, check_layout, export
 from tracetag.tags.schemas import IssuanceOut, IssueTags
 
-router = APIRouter(prefix="/api/v1", tags=["tags"])
+router = APIRouter(prefix="/api/v1", tags=["tags"], responses=API_ERRORS)
 
 Mm = Annotated[float, Query(gt=0, le=1000)]
 
@@ -41,9 +41,13 @@ def to_out(issuance: TagIssuance) -> IssuanceOut:
     "/batches/{batch_id}/tags",
     response_model=IssuanceOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "The issuance made earlier with this idempotency key."}},
+    responses={
+        200: {"description": "The issuance made earlier with this idempotency key."},
+        **errors(400, 404, 409, 413),
+    },
 )
 def issue_tags(
+    request: Request,
     batch_id: ResourceId,
     data: IssueTags,
     response: Response,
@@ -51,23 +55,26 @@ def issue_tags(
     producer_id: ProducerIdDep,
     issuer: IssuerDep,
 ) -> IssuanceOut:
-    """Issue `count` unit tags for a batch in one transaction: all of them or none."""
-    batch = batches.get_batch(session, producer_id=producer_id, batch_id=batch_id)
+    """Issue `count` unit tags for a batch: all of them or none, published in one step."""
+    # The request's session began as a writer (on SQLite: BEGIN IMMEDIATE, the write lock)
+    # to check the API key. The run commits chunks from sessions of its own, so this one lets
+    # go first; holding it, every chunk would wait for it until the busy timeout (issue 6).
+    session.commit()
     issuance, created = service.issue_tags(
-        session,
-        batch=batch,
+        request.app.state.session_factory,
+        batch_id=batch_id,
+        producer_id=producer_id,
         count=data.count,
         signed=data.signed,
         idempotency_key=data.idempotency_key,
         issuer=issuer,
     )
-    session.commit()
     if not created:
         response.status_code = status.HTTP_200_OK
     return to_out(issuance)
 
 
-@router.get("/tag-issuances/{issuance_id}", response_model=IssuanceOut)
+@router.get("/tag-issuances/{issuance_id}", response_model=IssuanceOut, responses=errors(404))
 def get_issuance(
     issuance_id: ResourceId, session: SessionDep, producer_id: ProducerIdDep
 ) -> IssuanceOut:
@@ -77,7 +84,7 @@ def get_issuance(
 @router.get(
     "/tag-issuances/{issuance_id}/labels.{export_format}",
     response_class=StreamingResponse,
-    responses={200: {"content": {media: {} for media in MEDIA_TYPES.values()}}},
+    responses={200: {"content": {media: {} for media in MEDIA_TYPES.values()}}, **errors(404)},
 )
 def download_labels(
     request: Request,
