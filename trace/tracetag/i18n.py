@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
@@ -78,7 +78,12 @@ class Formatter:
             return ""
         if isinstance(value, str):
             value = date.fromisoformat(value)
-        return format_date(value, "dd/MM/yyyy", locale=self.locale)
+        return _dd_mm_yyyy(value, self.locale)
+
+
+@lru_cache(maxsize=4096)  # every scan page shows a date; Babel takes longer than the cache
+def _dd_mm_yyyy(value: date, locale: Locale) -> str:
+    return format_date(value, "dd/MM/yyyy", locale=locale)
 
 
 def N_(message: str) -> str:

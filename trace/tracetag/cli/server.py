@@ -18,6 +18,9 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (off when a reverse proxy logs them).")
+    ] = True,
 ) -> None:
     """Serve the API and the public pages with uvicorn."""
     import uvicorn
@@ -37,6 +40,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         log_level="info",
+        access_log=access_log,
     )
 
 

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
+from functools import lru_cache
 
 _FAMILIES = [
     ("bot", re.compile(r"bot|crawl|spider|slurp|preview", re.I)),
@@ -32,6 +33,7 @@ def ua_family(user_agent: str | None) -> str:
     return "other"
 
 
+@lru_cache(maxsize=8192)  # parsing an address costs more than the rest of a scan's checks
 def network_prefix(ip: str | None, *, v4: int = 24, v6: int = 48) -> str:
     """The network of an address: by default the /24 of IPv4 or /48 of IPv6, coarse on purpose."""
     if not ip:

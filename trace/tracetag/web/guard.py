@@ -23,6 +23,7 @@ from tracetag.ratelimit import RateLimiter, Rule, client_key
 IMAGE_UPLOAD = re.compile(r"^/api/v1/products/[^/]+/image$")
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around an image of the full size
 UNAUTHORIZED = "missing or invalid API key; send Authorization: Bearer <key>"
+_BODY_HEADERS = (b"content-length", b"transfer-encoding")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,13 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        if (
+            scope["method"] in ("GET", "HEAD")
+            and not path.startswith("/api/")
+            and not any(name in _BODY_HEADERS for name, _ in scope["headers"])
+        ):
+            await self.app(scope, receive, send)  # a page request without a body: no work
+            return
         large = IMAGE_UPLOAD.match(path) is not None
         limit = self.limits[1] if large else self.limits[0]
         headers = Headers(scope=scope)

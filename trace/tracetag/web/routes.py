@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
 
@@ -367,11 +368,25 @@ async def digital_link_page(request: Request) -> Response:
 async def _record_scan(request: Request, scan: ScanRequest) -> ScanResult | None:
     """Queue the scan and wait for its commit, at most `scan_wait_seconds`."""
     state = request.app.state
-    future = state.scan_recorder.submit(scan)  # ServiceUnavailable at once when full
+    submitted: Future[ScanResult | None] = state.scan_recorder.submit(scan)  # 503 when full
+    future = asyncio.wrap_future(submitted)
+    # A timer that cancels the wait, rather than asyncio.wait_for, which costs a task per scan.
+    timed_out = False
+
+    def time_out() -> None:
+        nonlocal timed_out
+        timed_out = True
+        future.cancel()  # also cancels the queued scan, which the writer then skips
+
+    timer = asyncio.get_running_loop().call_later(state.settings.scan_wait_seconds, time_out)
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(future), state.settings.scan_wait_seconds)
-    except TimeoutError:
-        raise ServiceUnavailable("the scan could not be stored in time") from None
+        return await future
+    except asyncio.CancelledError:
+        if timed_out:
+            raise ServiceUnavailable("the scan could not be stored in time") from None
+        raise
+    finally:
+        timer.cancel()
 
 
 async def tag_page(request: Request, pages: Pages, *, gtin: str, lot: str, serial: str) -> Response:
