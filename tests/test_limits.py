@@ -246,3 +246,38 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (40, 30), (10, 120, 60)).save(out, format="PNG")
     return out.getvalue()
+
+
+def test_expired_counters_are_swept_at_most_once_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracetag.ratelimit import SweptMemoryStorage
+
+    sweeps = 0
+    sweep = SweptMemoryStorage._MemoryStorage__expire_events  # type: ignore[attr-defined]
+
+    async def counting(self: Any) -> None:
+        nonlocal sweeps
+        sweeps += 1
+        await sweep(self)
+
+    monkeypatch.setattr(SweptMemoryStorage, "_MemoryStorage__expire_events", counting)
+
+    async def run() -> list[int | None]:
+        limiter = RateLimiter("memory://")
+        rule = Rule.parse("sweep", "2/second")
+        answers = []
+        for n in range(500):  # many clients, many hits: the library alone sweeps on each
+            answers.append(await limiter.hit(rule, f"198.51.100.{n % 250}"))
+            await asyncio.sleep(0)
+        answers.append(await limiter.hit(rule, "198.51.100.0"))  # a third hit: refused
+        await asyncio.sleep(1.1)  # the window ends: counts start again, swept or not
+        answers.append(await limiter.hit(rule, "198.51.100.1"))
+        return answers
+
+    answers = asyncio.run(run())
+    assert sweeps <= 2
+    assert answers[:250] == [None] * 250  # each client's first hit
+    assert answers[250:500] == [None] * 250  # and second
+    assert isinstance(answers[500], int)
+    assert answers[-1] is None  # a new window

@@ -68,8 +68,8 @@ class Settings(BaseSettings):
     )
     rate_limits: bool = Field(default=True, description="Turn every rate limit on or off.")
     rate_limit_storage: str = Field(
-        default="async+memory://",
-        description="Where counters live: async+memory:// (per process) or async+redis://host.",
+        default="memory://",
+        description="Where counters live: memory:// (per process) or async+redis://host:6379.",
     )
     rate_scan: str = Field(
         default="600/minute", description="Scan and batch pages per client address."

@@ -40,6 +40,11 @@ def negotiate(query_lang: str | None, accept_language: str | None) -> str:
     """?lang= wins, then Accept-Language; otherwise Vietnamese."""
     if query_lang in LANGUAGES:
         return query_lang
+    return _from_accept_language(accept_language[:200] if accept_language else None)
+
+
+@lru_cache(maxsize=1024)  # browsers send a handful of distinct headers; parse each once
+def _from_accept_language(accept_language: str | None) -> str:
     if accept_language:
         preferred = []
         for part in accept_language.split(","):

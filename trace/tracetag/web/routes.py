@@ -325,14 +325,13 @@ async def digital_link_page(request: Request) -> Response:
     if parsed is None:
         return not_found_page(request, pages, shown(unquote(raw)))
     gtin, lot, serial = parsed
-    code = shown(element_string(gtin, lot, serial))
     try:
         gtin14 = normalize_gtin(gtin)
         validate_lot(lot)
         if serial is not None:
             validate_serial(serial)
     except GS1Error:
-        return not_found_page(request, pages, code)
+        return not_found_page(request, pages, shown(element_string(gtin, lot, serial)))
     typed = canonical_serial(serial) if serial is not None else None
     if gtin14 != gtin or typed != serial:
         # A GTIN-13 or a typed serial (lower case, o for 0): send to the canonical link.
@@ -352,6 +351,7 @@ async def digital_link_page(request: Request) -> Response:
         load_record_view, state.session_factory, state.keyring, gtin14, lot, version
     )
     if view is None:
+        code = element_string(gtin14, lot)
         return not_found_page(request, pages, code if version is None else f"{code} v{version}")
     if wants_json(request):
         return JSONResponse(view.json(), headers={"Vary": "Accept"})
