@@ -30,9 +30,7 @@ def upgrade() -> None:
     op.bulk_insert(probe, [{"id": 1, "checked_at": datetime.now(UTC)}])
     with op.batch_alter_table("tag_issuances", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "state", sa.String(length=10), nullable=False, server_default="published"
-            )
+            sa.Column("state", sa.String(length=10), nullable=False, server_default="published")
         )
         batch_op.add_column(sa.Column("touched_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_check_constraint(
