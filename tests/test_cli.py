@@ -6,14 +6,21 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner, Result
 
 from tests import factories
 from tracetag.batches.service import Issuer, latest_record
-from tracetag.signing.jwk import b64url, b64url_decode, jwks_document
+from tracetag.cli import app
+from tracetag.cli import verify as verify_cli
+from tracetag.signing.digsig import TagSigner
+from tracetag.signing.jwk import b64url, b64url_decode, jwks_document, thumbprint
+from tracetag.signing.jws import sign_compact
 
 # Run the CLI with sockets disabled: proof that file verification needs no network.
 OFFLINE = (
@@ -108,19 +115,16 @@ def test_help_lists_the_commands() -> None:
 
 
 @pytest.fixture
-def tag_uri(
-    session: Session, session_factory: sessionmaker[Session], issuer: Issuer
-) -> tuple[str, str]:
+def tag_uri(issuer: Issuer) -> tuple[str, str]:
+    """A signed tag's URI and its unsigned twin; signed here, not issued: the CLI never asks."""
     from tracetag.gs1 import tag_digital_link
+    from tracetag.tags.serials import new_serial
 
-    producer = factories.make_producer(session)
-    batch = factories.make_batch(session, issuer, factories.make_product(session, producer))
-    session.commit()
-    _, (tag,) = factories.make_tags(session_factory, issuer, batch, 1)
-    uri = tag_digital_link(
-        "https://tracetag.test", batch.product.gtin, batch.lot, tag.serial, tag.digsig
-    )
-    return uri, tag_digital_link("https://tracetag.test", batch.product.gtin, batch.lot, tag.serial)
+    gtin, lot, serial = "08935049500063", "L-2611-01", new_serial()
+    keyring = issuer.keyring
+    digsig = TagSigner(keyring.signing_key, keyring.signing_kid).sign(gtin, lot, serial)
+    uri = tag_digital_link("https://tracetag.test", gtin, lot, serial, digsig)
+    return uri, tag_digital_link("https://tracetag.test", gtin, lot, serial)
 
 
 def test_tag_url_verifies_offline(
@@ -139,3 +143,259 @@ def test_tag_url_verifies_offline(
     no_sig = run_offline("verify", unsigned_uri, "--jwks", str(jwks_file))
     assert no_sig.returncode == 2
     assert "cannot be checked offline" in no_sig.stderr
+
+
+def test_lower_case_serial_verifies_as_issued(
+    tag_uri: tuple[str, str], signed: tuple[Path, Path]
+) -> None:
+    # Issue 6: FORMATS.md §5 lets people type serials in lower case, with dashes; that was refused.
+    uri, _ = tag_uri
+    head, rest = uri.split("/21/")
+    serial, query = rest.split("?")
+    typed = f"{head}/21/{serial[:4].lower()}-{serial[4:].lower()}?{query}"
+    result = run_offline("verify", typed, "--jwks", str(signed[1]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"serial:    {serial}" in result.stdout
+
+
+# The rest run `verify` in-process with typer's runner: faster, and an uncaught exception shows
+# as result.exception (a traceback on a terminal) rather than as exit code 1.
+
+RECORD: dict[str, Any] = {
+    "type": "tracetag.batch-record/1",
+    "version": 1,
+    "issued_at": "2026-11-01T08:00:00Z",
+    "digital_link": "https://tracetag.test/01/08935049500063/10/ST25-2611-01",
+    "product": {"name": "Gạo ST25", "gtin": "08935049500063"},
+    "batch": {"lot": "ST25-2611-01", "status": "active"},
+    "producer": {"name": "HTX Mỹ Xuyên"},
+}
+PAGE = "https://tracetag.test/01/08935049500063/10/ST25-2611-01"
+
+
+def invoke(*args: str) -> Result:
+    result = CliRunner().invoke(app, ["verify", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+@pytest.fixture
+def key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def jwks_file(tmp_path: Path, key: Ed25519PrivateKey) -> Path:
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(jwks_document([key.public_key()])))
+    return path
+
+
+def signed_raw(key: Ed25519PrivateKey, header: dict[str, Any], payload: bytes) -> str:
+    signing_input = b64url(json.dumps(header).encode()) + "." + b64url(payload)
+    return signing_input + "." + b64url(key.sign(signing_input.encode("ascii")))
+
+
+def test_crit_5_is_invalid_not_a_traceback(
+    tmp_path: Path, key: Ed25519PrivateKey, jwks_file: Path
+) -> None:
+    # Issue 6: a TypeError traceback. Signed by the key, so only crit can refuse it.
+    header = {"alg": "EdDSA", "kid": thumbprint(key.public_key()), "crit": 5}
+    jws_file = tmp_path / "crit.jws"
+    jws_file.write_text(signed_raw(key, header, json.dumps(RECORD).encode()))
+    result = run_offline("verify", str(jws_file), "--jwks", str(jwks_file))
+    assert result.returncode == 1
+    assert result.stdout.startswith("INVALID: MalformedInput: the JWS crit must be")
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_non_utf8_record_file_is_invalid(tmp_path: Path, jwks_file: Path) -> None:
+    jws_file = tmp_path / "record.jws"
+    jws_file.write_bytes(b"\x80")  # found by the fuzzer: a UnicodeDecodeError
+    result = invoke(str(jws_file), "--jwks", str(jwks_file))
+    assert result.exit_code == 1
+    assert result.stdout.startswith("INVALID: MalformedInput: ")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x80", "is not JSON"),  # found by the fuzzer: a UnicodeDecodeError
+        (b"[" * 100_000, "is not JSON"),  # found by the fuzzer: a RecursionError
+        (b'{"keys": 5}', "'keys' list"),  # was exit 1, "INVALID", though nothing was checked
+    ],
+)
+def test_unusable_jwks_file_is_exit_2(
+    tmp_path: Path, key: Ed25519PrivateKey, data: bytes, message: str
+) -> None:
+    jws_file, jwks = tmp_path / "record.jws", tmp_path / "jwks.json"
+    jws_file.write_text(sign_compact(RECORD, key))
+    jwks.write_bytes(data)
+    result = invoke(str(jws_file), "--jwks", str(jwks))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: the key set ") and message in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("change", [{"version": None}, {"product": "Gạo"}, {"batch": {}}])
+def test_signed_record_of_the_wrong_shape_is_invalid(
+    tmp_path: Path, key: Ed25519PrivateKey, jwks_file: Path, change: dict[str, Any]
+) -> None:
+    # Found by the fuzzer: the VALID report raised KeyError 'version'.
+    jws_file = tmp_path / "record.jws"
+    jws_file.write_text(sign_compact({**RECORD, **change}, key))
+    result = invoke(str(jws_file), "--jwks", str(jwks_file))
+    assert result.exit_code == 1
+    assert result.stdout.startswith("INVALID: MalformedInput: the record's ")
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_record_text_is_printed_escaped(
+    tmp_path: Path, key: Ed25519PrivateKey, jwks_file: Path, as_json: bool
+) -> None:
+    # A producer's name with a terminal escape or a lone surrogate (valid JSON, invalid UTF-8):
+    # printed raw it rewrites the inspector's screen, or fails to encode on stdout.
+    record = {**RECORD, "producer": {"name": "HTX\x1b[2J\ud800"}}
+    jws_file = tmp_path / "record.jws"
+    jws_file.write_text(sign_compact_unchecked(record, key))
+    result = invoke(str(jws_file), "--jwks", str(jwks_file), *(["--json"] if as_json else []))
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout
+    assert "producer:  HTX\\x1b[2J\\ud800" in result.stdout
+    if as_json:
+        assert json.loads(result.stdout[: result.stdout.index("VALID")]) == record
+
+
+def sign_compact_unchecked(record: dict[str, Any], key: Ed25519PrivateKey) -> str:
+    """Like sign_compact, but JCS refuses lone surrogates; json.dumps escapes them."""
+    header = {"alg": "EdDSA", "kid": thumbprint(key.public_key()), "typ": "tracetag-record+jws"}
+    return signed_raw(key, header, json.dumps(record).encode())
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (PAGE + "/21/7KQ2M9XA4BC3D?8030=a&8030=b", "8030 more than once"),
+        ("http://[::1/01/08935049500063/10/A", "Invalid IPv6 URL"),  # was a ValueError
+        ("https://tracetag.test/foo", "the path has no"),
+    ],
+)
+def test_links_that_are_not_digital_links_are_exit_2(url: str, message: str) -> None:
+    result = invoke(url)
+    assert result.exit_code == 2
+    assert (
+        result.stderr.startswith("error: not a tracetag Digital Link") and message in result.stderr
+    )
+
+
+def test_url_httpx_cannot_send_is_exit_2() -> None:
+    # Found by the fuzzer: httpx.InvalidURL is no HTTPError, and escaped as a traceback.
+    result = invoke("https://\x1f/01/00000000/10/%")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot fetch https://\\x1f/01/00000000/10/%: ")
+
+
+def test_an_error_is_one_line_whatever_the_url_holds() -> None:
+    # Found by the fuzzer: a newline in the URL (urlsplit drops it, the message did not) split the
+    # error over two lines; a terminal escape would have reached the terminal as well.
+    result = invoke("http://127.0.0.1:1\n\x1b[2J/01/00000000/10/0")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "\x1b" not in result.stderr
+
+
+def test_nul_in_the_file_name_is_exit_2(jwks_file: Path) -> None:
+    # Found by the fuzzer: open() raises ValueError, not OSError (no shell can pass a NUL).
+    result = invoke("--jwks", str(jwks_file), "--", "\x00")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot read input: ")
+
+
+def test_unreachable_service_is_exit_2() -> None:
+    result = invoke("http://127.0.0.1:1/01/08935049500063/10/A")  # nothing listens on port 1
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot fetch http://127.0.0.1:1/")
+
+
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+def fake_service(
+    monkeypatch: pytest.MonkeyPatch, answers: dict[str, httpx.Response | Exception]
+) -> list[str]:
+    """Answer the CLI's requests by path; returns the paths it asked for."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        answer = answers[JWKS_PATH if request.url.path == JWKS_PATH else "page"]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(
+        verify_cli, "_http_client", lambda: httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    return asked
+
+
+@pytest.mark.parametrize(
+    ("page", "keys", "code", "message"),
+    [
+        (httpx.Response(500), None, 2, "answered HTTP 500"),
+        (httpx.Response(200, content=b"<html>"), None, 2, "is not JSON"),
+        (httpx.Response(200, json=[1, 2]), None, 2, "did not return a signed record"),
+        (httpx.Response(200, json={"jws": 5}), None, 2, "did not return a signed record"),
+        (httpx.ConnectError("refused"), None, 2, "cannot fetch"),
+        (httpx.Response(404), None, 1, "INVALID: the service says"),
+        ("good", httpx.Response(503), 2, "answered HTTP 503"),
+        ("good", httpx.Response(200, json=["keys"]), 2, "is not usable"),
+        ("good", httpx.Response(200, content=b"\xff"), 2, "is not JSON"),
+        ("good", httpx.ReadTimeout("slow"), 2, "cannot fetch"),
+        ("good", "good", 0, "VALID: signature verified"),
+        ("other lot", "good", 1, "INVALID: RecordMismatch: "),
+    ],
+)
+def test_online_record_answers(
+    monkeypatch: pytest.MonkeyPatch,
+    key: Ed25519PrivateKey,
+    page: Any,
+    keys: Any,
+    code: int,
+    message: str,
+) -> None:
+    good_jwks = httpx.Response(200, json=jwks_document([key.public_key()]))
+    other = {**RECORD, "digital_link": PAGE + "X", "batch": {"lot": "X", "status": "active"}}
+    named = {
+        "good": httpx.Response(200, json={"jws": sign_compact(RECORD, key)}),
+        "other lot": httpx.Response(200, json={"jws": sign_compact(other, key)}),
+    }
+    answers = {"page": named.get(page, page), JWKS_PATH: good_jwks if keys == "good" else keys}
+    asked = fake_service(monkeypatch, answers)
+    result = invoke(PAGE)
+    assert result.exit_code == code
+    assert message in (result.stderr if code == 2 else result.stdout)
+    assert asked[0] == "/01/08935049500063/10/ST25-2611-01"
+
+
+@pytest.mark.parametrize(
+    ("keys", "code", "message"),
+    [
+        (httpx.Response(500), 2, "answered HTTP 500"),
+        (httpx.Response(200, json={"keys": [{"kty": "OKP", "crv": "Ed25519"}]}), 2, "not usable"),
+        (httpx.ConnectError("refused"), 2, "cannot fetch"),
+        ("good", 0, "VALID: tag signature"),
+    ],
+)
+def test_online_tag_key_set_answers(
+    monkeypatch: pytest.MonkeyPatch, key: Ed25519PrivateKey, keys: Any, code: int, message: str
+) -> None:
+    serial = "7KQ2M9XA4BC3D"
+    digsig = TagSigner(key, thumbprint(key.public_key())).sign(
+        "08935049500063", "ST25-2611-01", serial
+    )
+    good = httpx.Response(200, json=jwks_document([key.public_key()]))
+    fake_service(monkeypatch, {JWKS_PATH: good if keys == "good" else keys})
+    result = invoke(f"{PAGE}/21/{serial}?8030={digsig}")
+    assert result.exit_code == code
+    assert message in (result.stderr if code == 2 else result.stdout)

@@ -95,3 +95,65 @@ def test_parse_digital_link_rejects_junk() -> None:
     ):
         with pytest.raises(GS1Error):
             parse_digital_link(uri)
+
+
+# Issue 6: parse_digital_link raises GS1Error and nothing else, whatever the text.
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://[::1/01/00000000/10/",  # found by the fuzzer: ValueError "Invalid IPv6 URL"
+        "http://::1]/01/08935049500063/10/A",
+        "http://[x]/01/08935049500063/10/A",  # ValueError: not an IP address
+        "http://ex\uff03am/01/08935049500063/10/A",  # ValueError: NFKC folds the host to "#"
+        "http://@/01/08935049500063/10/A",  # no host at all
+        "https://x/01/08935049500063/10/" + "A" * 5000,
+        "https://x/01/" + "/01/1" * 2000,
+    ],
+)
+def test_parse_digital_link_raises_only_gs1_error(uri: str) -> None:
+    with pytest.raises(GS1Error):
+        parse_digital_link(uri)
+
+
+TAG = "https://x/01/08935049500063/10/A/21/7KQ2M9XA4BC3D"
+
+
+@pytest.mark.parametrize(
+    "query", ["8030=a&8030=b", "8030=a&8030=a", "8030=a&%38030=a", "8030=&8030", "x=1&8030&8030=a"]
+)
+def test_repeated_8030_is_refused(query: str) -> None:
+    with pytest.raises(GS1Error, match="8030 more than once"):
+        parse_digital_link(f"{TAG}?{query}")
+
+
+@pytest.mark.parametrize(
+    ("query", "digsig"), [("", None), ("?8030=abc", "abc"), ("?8030=", ""), ("?x=1&8030=%41", "A")]
+)
+def test_one_8030_is_read_and_an_empty_one_kept(query: str, digsig: str | None) -> None:
+    assert parse_digital_link(TAG + query).digsig == digsig
+
+
+@pytest.mark.parametrize(
+    "typed", ["7kq2m9xa4bc3d", "7KQ2-M9XA-4BC3D", "7kq2%20m9xa%204bc3d", "7KQ2M9XA4BC3D"]
+)
+def test_a_typed_serial_reads_as_issued(typed: str) -> None:
+    link = parse_digital_link(f"https://x/01/08935049500063/10/A/21/{typed}")
+    assert link.serial == "7KQ2M9XA4BC3D"
+
+
+def test_look_alikes_in_a_typed_serial_read_as_digits() -> None:
+    link = parse_digital_link("https://x/01/08935049500063/10/A/21/7kq2m9xa4bc3o")
+    assert link.serial == "7KQ2M9XA4BC30"
+
+
+def test_other_ai21_serials_stay_as_given() -> None:
+    # Not a tracetag serial (wrong length): kept as typed, to be looked up as it is.
+    assert parse_digital_link("https://x/01/08935049500063/10/A/21/abc-1").serial == "abc-1"
+
+
+@pytest.mark.parametrize("lot", ["%C3%B4", "%FF", "%E1%BB", "%00", "L%C3%B4"])
+def test_lots_that_decode_outside_cset82_are_refused(lot: str) -> None:
+    with pytest.raises(GS1Error, match="outside the GS1 set"):
+        parse_digital_link(f"https://x/01/08935049500063/10/{lot}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -136,4 +137,122 @@ def test_jwks_with_wrong_kid_is_refused(key: Ed25519PrivateKey) -> None:
     doc = jwks_document([key.public_key()])
     doc["keys"][0]["kid"] = "someone-else"
     with pytest.raises(MalformedInput, match="thumbprint"):
+        keys_from_jwks(doc)
+
+
+# Issue 6 and the fuzz tests in tests/fuzz: each input below once crashed or wrongly verified.
+
+
+def _signed(header: dict, payload: bytes, key: Ed25519PrivateKey) -> str:
+    """A token really signed by key over this header and payload, however odd they are."""
+    signing_input = b64url(json.dumps(header).encode()) + "." + b64url(payload)
+    return signing_input + "." + b64url(key.sign(signing_input.encode("ascii")))
+
+
+@pytest.mark.parametrize("crit", [5, None, [{}], [[]], "b64", [], [1]])
+def test_crit_that_is_not_a_list_of_names_is_malformed(
+    key: Ed25519PrivateKey, crit: object
+) -> None:
+    header = {"alg": "EdDSA", "kid": thumbprint(key.public_key()), "crit": crit}
+    with pytest.raises(MalformedInput, match="crit must be a non-empty list"):
+        verify_compact(_signed(header, b"{}", key), _keys(key))
+
+
+def test_crit_naming_an_extension_is_refused(key: Ed25519PrivateKey) -> None:
+    header = {"alg": "EdDSA", "kid": thumbprint(key.public_key()), "crit": ["exp"], "exp": 1}
+    with pytest.raises(MalformedInput, match="critical header parameters"):
+        verify_compact(_signed(header, b"{}", key), _keys(key))
+
+
+def test_header_nested_past_the_recursion_limit_is_malformed(key: Ed25519PrivateKey) -> None:
+    token = f"{b64url(b'[' * 1000)}.e30.AAAA"  # found by the fuzzer: a RecursionError
+    with pytest.raises(MalformedInput, match="header is not JSON"):
+        verify_compact(token, _keys(key))
+
+
+def test_signed_payload_nested_past_the_recursion_limit_is_malformed(
+    key: Ed25519PrivateKey,
+) -> None:
+    header = {"alg": "EdDSA", "kid": thumbprint(key.public_key())}
+    with pytest.raises(MalformedInput, match="payload is not JSON"):
+        verify_compact(_signed(header, b"[" * 1000, key), _keys(key))
+
+
+@pytest.mark.parametrize("payload", [b"NaN", b'{"price": -Infinity}', b"\xff", b'"\xed\xa0\x80"'])
+def test_signed_payload_that_is_not_strict_json_is_malformed(
+    key: Ed25519PrivateKey, payload: bytes
+) -> None:
+    header = {"alg": "EdDSA", "kid": thumbprint(key.public_key())}
+    with pytest.raises(MalformedInput, match="payload is not JSON"):
+        verify_compact(_signed(header, payload, key), _keys(key))
+
+
+def test_a_signature_spelled_with_stray_bits_does_not_verify(key: Ed25519PrivateKey) -> None:
+    # Found by the fuzzer: 64 bytes take 86 characters, whose last 4 bits are unused, so the last
+    # character had 16 spellings that all verified, each with its own record hash.
+    token = sign_compact(PAYLOAD, key)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    respelled = token[:-1] + alphabet[alphabet.index(token[-1]) ^ 1]
+    assert b64url_decode(token.split(".")[2]) == base64.urlsafe_b64decode(
+        respelled.split(".")[2] + "=="
+    )
+    with pytest.raises(MalformedInput, match="canonical"):
+        verify_compact(respelled, _keys(key))
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ({"alg": [[[]]]}, "unsupported alg a JSON array"),
+        ({"alg": "x" * 10_000}, "unsupported alg 'xxxx"),
+        ({"alg": "EdDSA", "kid": 5}, "no kid"),
+        ({"alg": "EdDSA", "kid": {"a": 1}}, "no kid"),
+    ],
+)
+def test_header_members_of_odd_types_are_malformed(
+    key: Ed25519PrivateKey, header: dict, message: str
+) -> None:
+    with pytest.raises(MalformedInput, match=message) as caught:
+        verify_compact(_signed(header, b"{}", key), _keys(key))
+    assert len(str(caught.value)) < 120
+
+
+def test_unknown_kid_is_shown_escaped(key: Ed25519PrivateKey) -> None:
+    header = {"alg": "EdDSA", "kid": "\ud800\x1b[2J"}
+    with pytest.raises(UnknownKey) as caught:
+        verify_compact(_signed(header, b"{}", key), _keys(key))
+    assert str(caught.value).isprintable()
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("x", 5),
+        ("x", None),
+        ("x", ["11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"]),
+        ("kid", 5),
+        ("kid", []),
+        ("kid", None),
+        ("kid", json.loads("[" * 900 + "]" * 900)),
+    ],
+)
+def test_jwks_members_of_odd_types_are_malformed(
+    key: Ed25519PrivateKey, member: str, value: object
+) -> None:
+    doc = jwks_document([key.public_key()])
+    doc["keys"][0][member] = value
+    with pytest.raises(MalformedInput):
+        keys_from_jwks(doc)
+
+
+@pytest.mark.parametrize("document", [None, [], 5, "keys", {"keys": 5}, {"keys": [5]}])
+def test_jwks_that_is_no_jwks_is_malformed(document: object) -> None:
+    with pytest.raises(MalformedInput):
+        keys_from_jwks(document)
+
+
+def test_jwks_x_that_is_a_number_is_no_key(key: Ed25519PrivateKey) -> None:
+    # Its 43 digits read as base64url make 32 bytes: it was accepted as a key.
+    doc = {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": int("1" * 43)}]}
+    with pytest.raises(MalformedInput, match="'x' must be base64url text"):
         keys_from_jwks(doc)

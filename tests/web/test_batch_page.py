@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text, update
 from sqlalchemy.orm import Session
@@ -13,6 +15,7 @@ from tracetag.batches.models import Batch, SignedRecord
 from tracetag.batches.schemas import BatchCorrection
 from tracetag.batches.service import Issuer, correct_batch, recall_batch
 from tracetag.gs1 import digital_link
+from tracetag.signing.jwk import b64url
 
 
 def _page_path(batch: Batch) -> str:
@@ -85,6 +88,30 @@ def test_page_flags_a_forged_signature(
     assert data["verification"]["status"] == "invalid"
     html = client.get(_page_path(batch)).text
     assert "chữ ký số không hợp lệ" in html
+
+
+@pytest.mark.parametrize("crit", [5, None, [], ["exp"]])
+def test_a_stored_jws_with_odd_crit_is_shown_as_invalid_not_a_500(
+    client: TestClient, session: Session, issuer: Issuer, crit: object
+) -> None:
+    batch = _setup(session, issuer)
+    session.commit()
+    record = session.query(SignedRecord).filter_by(batch_id=batch.id).one()
+    _, payload, sig = record.jws.split(".")
+    header = {"alg": "EdDSA", "kid": record.kid, "typ": "tracetag-record+jws", "crit": crit}
+    head = b64url(json.dumps(header).encode())
+    session.execute(
+        update(SignedRecord)
+        .where(SignedRecord.id == record.id)
+        .values(jws=f"{head}.{payload}.{sig}")
+    )
+    session.commit()
+    r = client.get(_page_path(batch), headers={"Accept": "application/json"})
+    assert r.status_code == 200
+    assert r.json()["verification"]["status"] == "invalid"
+    html = client.get(_page_path(batch))
+    assert html.status_code == 200
+    assert "chữ ký số không hợp lệ" in html.text
 
 
 def test_recalled_batch_shows_red_banner_with_reason(

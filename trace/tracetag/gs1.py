@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from tracetag.tags.serials import canonical_serial
 
 # GS1 AI encodable character set 82 (Gen Specs Figure 7.11-1).
 CSET82 = frozenset(
@@ -97,24 +99,44 @@ _DL_PATH = re.compile(
 )
 
 
+# A QR code holds at most 2,953 bytes (version 40-L), so no scanned link is longer than this; the
+# bound also keeps the path pattern's backtracking cheap on hostile input.
+URI_MAX = 4096
+
+
 def parse_digital_link(uri: str) -> DigitalLink:
-    """Parse a batch or unit-tag Digital Link URI to a validated GTIN-14, lot and serial."""
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    """Parse a batch or unit-tag Digital Link URI to a validated GTIN-14, lot and serial.
+
+    Raises only GS1Error, whatever the text. A typed serial is read as issued (`canonical_serial`,
+    FORMATS.md §5). A repeated 8030 is refused, as the page refuses it: two readers could pick
+    different values (issue 6). An empty 8030 is kept as "" for the signature check to refuse.
+    """
+    if not isinstance(uri, str) or len(uri) > URI_MAX:
+        raise GS1Error(f"a Digital Link is text of at most {URI_MAX} characters")
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:  # "[" without "]", "[x]" (no IP address), "＃" (NFKC-folds to "#")
+        raise GS1Error(f"not a URI: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise GS1Error("not an http(s) URI")
     match = _DL_PATH.match(parts.path)
     if not match:
         raise GS1Error("the path has no /01/{GTIN}/10/{lot}")
     gtin = normalize_gtin(match["gtin"])
     lot = validate_lot(unquote(match["lot"]))
-    serial = validate_serial(unquote(match["serial"])) if match["serial"] else None
-    digsig = parse_qs(parts.query).get("8030", [None])[0]
+    serial = None
+    if match["serial"]:
+        serial = validate_serial(canonical_serial(unquote(match["serial"])))
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    digsigs = [value for name, value in query if name == "8030"]
+    if len(digsigs) > 1:
+        raise GS1Error("the link gives AI 8030 more than once")
     return DigitalLink(
         gtin=gtin,
         lot=lot,
         origin=f"{parts.scheme}://{parts.netloc}",
         serial=serial,
-        digsig=digsig,
+        digsig=digsigs[0] if digsigs else None,
     )
 
 

@@ -44,6 +44,8 @@ def verify_digsig(
     value: str, keys: dict[str, Ed25519PublicKey], *, gtin14: str, lot: str, serial: str
 ) -> str:
     """Check an 8030 value for this tag; returns the kid, or raises a VerificationError."""
+    if not isinstance(value, str):
+        raise MalformedInput("an 8030 signature is text")
     if len(value) != DIGSIG_LENGTH:
         raise MalformedInput(f"an 8030 signature has {DIGSIG_LENGTH} characters, not {len(value)}")
     raw = b64url_decode(value)
@@ -51,7 +53,10 @@ def verify_digsig(
     candidates = [kid for kid in keys if key_ref(kid) == ref]
     if not candidates:
         raise UnknownKey("the 8030 key reference matches no key in the key set")
-    message = tag_message(gtin14, lot, serial)
+    try:
+        message = tag_message(gtin14, lot, serial)
+    except UnicodeEncodeError as exc:  # a parsed link cannot get here: AI 10 and 21 are ASCII
+        raise MalformedInput("the tag's GTIN, lot and serial must be ASCII") from exc
     for kid in candidates:
         try:
             keys[kid].verify(signature, message)

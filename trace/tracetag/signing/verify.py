@@ -1,11 +1,12 @@
 """Inspector-side verification of signed batch records; needs nothing but the JWKS.
 
 This module does not touch the database: it is what `tracetag verify` runs, online or offline.
+Every function here raises OSError for I/O trouble and VerificationError subclasses for anything
+wrong with the bytes, whatever they are (issue 6: the verifier never crashes).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,10 @@ from tracetag.batches.record import RECORD_TYPE
 from tracetag.errors import MalformedInput, RecordMismatch
 from tracetag.gs1 import GS1Error, parse_digital_link
 from tracetag.signing.jwk import keys_from_jwks
-from tracetag.signing.jws import RECORD_TYP, verify_compact
+from tracetag.signing.jws import RECORD_TYP, load_json, shown, verify_compact
+
+# The record members the verifier reports (FORMATS.md §3); each must be text.
+_SECTIONS = {"product": ("name", "gtin"), "batch": ("lot", "status"), "producer": ("name",)}
 
 
 @dataclass(frozen=True)
@@ -27,12 +31,15 @@ class VerifiedRecord:
 
 def load_jwks_file(path: Path) -> dict[str, Ed25519PublicKey]:
     """Read a JWKS file; OSError for I/O trouble, MalformedInput for a bad document."""
-    text = path.read_text(encoding="utf-8")
+    return keys_from_jwks(load_json(path.read_bytes(), f"the key set {path}"))
+
+
+def load_jws_file(path: Path) -> str:
+    """Read a compact JWS from a file; OSError for I/O trouble, MalformedInput for non-ASCII."""
     try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise MalformedInput(f"{path} is not JSON") from exc
-    return keys_from_jwks(document)
+        return path.read_bytes().decode("ascii").strip()
+    except UnicodeDecodeError as exc:
+        raise MalformedInput(f"{path} is not a compact JWS: it holds non-ASCII bytes") from exc
 
 
 def verify_record(
@@ -40,15 +47,20 @@ def verify_record(
 ) -> VerifiedRecord:
     """Verify a batch record JWS; with expected_link, also that it is that batch's record."""
     verified = verify_compact(token, keys)
-    if verified.header.get("typ") != RECORD_TYP:
-        raise MalformedInput(f"typ is {verified.header.get('typ')!r}, not {RECORD_TYP!r}")
+    typ = verified.header.get("typ")
+    if typ != RECORD_TYP:
+        raise MalformedInput(f"typ is {shown(typ)}, not {RECORD_TYP!r}")
     record = verified.payload
     if not isinstance(record, dict) or record.get("type") != RECORD_TYPE:
         raise MalformedInput(f"the payload is not a {RECORD_TYPE} record")
+    _check_shape(record)
     if expected_link is not None:
+        signed_link = record.get("digital_link")
+        if not isinstance(signed_link, str):
+            raise MalformedInput("the record has no digital_link")
         try:
             asked = parse_digital_link(expected_link)
-            signed = parse_digital_link(str(record.get("digital_link", "")))
+            signed = parse_digital_link(signed_link)
         except GS1Error as exc:
             raise RecordMismatch(f"cannot compare Digital Links: {exc}") from exc
         if (asked.gtin, asked.lot) != (signed.gtin, signed.lot):
@@ -57,3 +69,15 @@ def verify_record(
                 f"not GTIN {asked.gtin} lot {asked.lot}"
             )
     return VerifiedRecord(kid=verified.kid, record=record)
+
+
+def _check_shape(record: dict[str, Any]) -> None:
+    for section, members in _SECTIONS.items():
+        value = record.get(section)
+        if not isinstance(value, dict) or not all(isinstance(value.get(m), str) for m in members):
+            raise MalformedInput(f"the record's {section} needs text {', '.join(members)}")
+    version = record.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise MalformedInput("the record's version must be an integer")
+    if not isinstance(record.get("issued_at"), str):
+        raise MalformedInput("the record's issued_at must be text")
