@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -205,6 +206,18 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def _freeze_startup_objects() -> None:
+    """Move what start-up built (routes, models, templates) out of the collector's reach.
+
+    It lives as long as the process, yet every full collection walked it, pausing scan pages
+    for tens of milliseconds now and then: make bench measured p99 at 70 ms before and 20 ms
+    after. Once per process (tests start many apps), after a collection so no garbage is kept.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
+
+
 def _clean_up_issuances(factory: sessionmaker[Session]) -> None:
     try:
         removed = cleanup_incomplete_issuances(factory)
@@ -251,6 +264,7 @@ def create_app(
         # Tag issuances a crash left pending are removed before serving. Usually that is one
         # query; after a crash midway through a million-tag run, some seconds of chunked deletes.
         await run_in_threadpool(_clean_up_issuances, session_factory)
+        _freeze_startup_objects()
         yield
         recorder.stop()  # store every queued scan before the process ends
         limiter.close()
