@@ -90,7 +90,7 @@ def test_demo_page_is_served_with_a_valid_signature(
     assert "admin API key:    tt_" in stdout
     html = httpx.get(page_url, headers={"Accept-Language": "vi"}).text
     assert "Gạo ST25 Thạnh Phú" in html
-    assert "chữ ký số hợp lệ" in html
+    assert "Hồ sơ đã được xác minh" in html
     assert "185.000\xa0₫" in html
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
+from tests.conftest import BASE_URL
 from tracetag.batches.service import Issuer
 from tracetag.gs1 import tag_digital_link
 from tracetag.scans.models import Scan
@@ -95,6 +96,11 @@ def test_serial_moved_to_another_batch(client: TestClient, tags: dict[str, Any])
     assert "số sê-ri này thuộc về lô hàng khác" in html
 
 
+def _from(app: Any, address: str) -> TestClient:
+    """A client on another network: copy detection tells clients apart by their network."""
+    return TestClient(app, base_url=BASE_URL, client=(address, 50000))
+
+
 def test_scans_are_counted_and_copies_warned(
     client: TestClient, session: Session, tags: dict[str, Any], app: Any
 ) -> None:
@@ -102,7 +108,7 @@ def test_scans_are_counted_and_copies_warned(
     path = _path(tags["gtin"], "L-01", tag.serial, tag.digsig)
     limit = app.state.settings.copy_max_clients
     for i in range(limit):
-        data = _json(client, path, **{"User-Agent": f"Mozilla/5.0 phone-{i} Chrome/120"})
+        data = _json(_from(app, f"203.0.{i}.7"), path)
         assert data["tag"]["scans_before"] == i
     assert data["tag"]["copy_warning"] is True
     assert data["tag"]["recent_clients"] == limit
@@ -111,10 +117,58 @@ def test_scans_are_counted_and_copies_warned(
     stored = session.scalars(select(Scan).where(Scan.tag_id == tag.id)).all()
     assert len(stored) == limit + 1
     assert all(len(s.client_hash) == 32 and "." not in s.client_hash for s in stored)
+    assert all(len(s.network_hash) == 32 and s.suspicious is None for s in stored)
     stored_tag = session.get(Tag, tag.id)
     assert stored_tag is not None
     assert stored_tag.scan_count == limit + 1
     assert stored_tag.first_scanned_at is not None
+
+
+def test_forged_scans_never_make_the_genuine_tag_look_copied(
+    client: TestClient, session: Session, tags: dict[str, Any], app: Any
+) -> None:
+    tag = tags["signed"][1]
+    forged = _path(tags["gtin"], "L-01", tag.serial, tags["signed"][0].digsig)
+    bare = _path(tags["gtin"], "L-01", tag.serial, None)
+    for i in range(50):  # 50 forged or stripped labels, from 50 networks
+        data = _json(_from(app, f"198.51.{i}.9"), forged if i % 2 else bare)
+        assert data["tag"]["status"] == "forged"
+        assert data["tag"]["copy_warning"] is False
+    data = _json(client, _path(tags["gtin"], "L-01", tag.serial, tag.digsig))
+    assert data["tag"]["status"] == "genuine"
+    assert data["tag"]["scans_before"] == 0
+    assert data["tag"]["copy_warning"] is False
+    assert data["tag"]["recent_clients"] == 1
+    stored = session.scalars(select(Scan).where(Scan.tag_id == tag.id)).all()
+    reasons = sorted({str(s.suspicious) for s in stored})
+    assert reasons == ["None", "signature_mismatch", "signature_missing"]
+    stored_tag = session.get(Tag, tag.id)
+    assert stored_tag is not None and stored_tag.scan_count == 1
+
+
+def test_one_machine_with_many_user_agents_is_not_many_clients(
+    client: TestClient, tags: dict[str, Any], app: Any
+) -> None:
+    tag = tags["signed"][2]
+    path = _path(tags["gtin"], "L-01", tag.serial, tag.digsig)
+    for i in range(10):
+        data = _json(client, path, **{"User-Agent": f"Mozilla/5.0 phone-{i} Chrome/{100 + i}"})
+    assert data["tag"]["scans_before"] == 9
+    assert data["tag"]["copy_warning"] is False
+    assert data["tag"]["recent_clients"] == app.state.settings.copy_clients_per_network
+    html = client.get(path).text
+    assert "Mã này có thể đã bị sao chép" not in html
+
+
+def test_phones_behind_one_nat_count_as_more_than_one_client(
+    tags: dict[str, Any], app: Any
+) -> None:
+    tag = tags["signed"][0]
+    path = _path(tags["gtin"], "L-01", tag.serial, tag.digsig)
+    nat = _from(app, "100.64.3.20")
+    for agent in ("Zalo/23", "Mozilla/5.0 Chrome/120", "Mozilla/5.0 Safari/605"):
+        data = _json(nat, path, **{"User-Agent": agent})
+    assert data["tag"]["recent_clients"] == 2
 
 
 def test_one_phone_scanning_twice_is_no_copy(client: TestClient, tags: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests import factories
 from tracetag.batches.service import Issuer
 from tracetag.errors import ServiceUnavailable
+from tracetag.scans.label_check import LabelCheck
 from tracetag.scans.recorder import ScanRecorder, ScanRequest, ScanResult
 from tracetag.tags.models import Tag
 
@@ -24,17 +25,26 @@ WAIT = 30  # seconds; a scan that takes longer than this means the writer is stu
 @pytest.fixture
 def serials(
     session: Session, session_factory: sessionmaker[Session], issuer: Issuer
-) -> tuple[str, list[str]]:
+) -> tuple[str, list[str], int]:
     producer = factories.make_producer(session)
     product = factories.make_product(session, producer)
     batch = factories.make_batch(session, issuer, product)
     session.commit()
     _, tags = factories.make_tags(session_factory, issuer, batch, 5)
-    return product.gtin, [t.serial for t in tags]
+    return product.gtin, [t.serial for t in tags], batch.id
 
 
-def _request(gtin: str, serial: str, client_hash: Any = "c" * 32) -> ScanRequest:
-    return ScanRequest(gtin=gtin, serial=serial, client_hash=client_hash, ua_family="chrome")
+def _request(batch_id: int, gtin: str, serial: str, client_hash: Any = "c" * 32) -> ScanRequest:
+    """A genuine scan: the link names the tag's own lot and its 8030 verified."""
+    return ScanRequest(
+        gtin=gtin,
+        serial=serial,
+        client_hash=client_hash,
+        network_hash="n" * 32,
+        ua_family="chrome",
+        batch_id=batch_id,
+        label=LabelCheck(present=True, kid="test-kid"),
+    )
 
 
 def _recorder(session_factory: sessionmaker[Session]) -> ScanRecorder:
@@ -61,12 +71,12 @@ def _running(request: ScanRequest) -> tuple[ScanRequest, Future[ScanResult | Non
 
 
 def test_one_bad_scan_in_a_batch_fails_alone(
-    session_factory: sessionmaker[Session], serials: tuple[str, list[str]], session: Session
+    session_factory: sessionmaker[Session], serials: tuple[str, list[str], int], session: Session
 ) -> None:
-    gtin, codes = serials
+    gtin, codes, batch_id = serials
     # A value no database driver can bind: the batch's INSERT fails as a whole.
-    poison = _request(gtin, codes[0], client_hash=object())
-    batch = [_running(_request(gtin, s)) for s in codes[1:]]
+    poison = _request(batch_id, gtin, codes[0], client_hash=object())
+    batch = [_running(_request(batch_id, gtin, s)) for s in codes[1:]]
     batch.insert(2, _running(poison))
     _recorder(session_factory)._write(batch)
     outcomes = [future.exception(timeout=WAIT) for _, future in batch]
@@ -80,12 +90,12 @@ def test_one_bad_scan_in_a_batch_fails_alone(
 
 
 def test_a_nul_byte_fails_only_its_own_scan(
-    session_factory: sessionmaker[Session], serials: tuple[str, list[str]], database_url: str
+    session_factory: sessionmaker[Session], serials: tuple[str, list[str], int], database_url: str
 ) -> None:
     # PostgreSQL refuses NUL in text; SQLite finds no such tag. Either way the others pass.
-    gtin, codes = serials
-    batch = [_running(_request(gtin, s)) for s in codes]
-    batch.insert(1, _running(_request(gtin, "X\x00")))
+    gtin, codes, batch_id = serials
+    batch = [_running(_request(batch_id, gtin, s)) for s in codes]
+    batch.insert(1, _running(_request(batch_id, gtin, "X\x00")))
     _recorder(session_factory)._write(batch)
     results = [future.exception(timeout=WAIT) or future.result() for _, future in batch]
     assert all(isinstance(r, ScanResult) for i, r in enumerate(results) if i != 1)
@@ -96,18 +106,18 @@ def test_a_nul_byte_fails_only_its_own_scan(
 
 
 def test_a_cancelled_scan_is_skipped_and_the_writer_goes_on(
-    session_factory: sessionmaker[Session], serials: tuple[str, list[str]]
+    session_factory: sessionmaker[Session], serials: tuple[str, list[str], int]
 ) -> None:
-    gtin, codes = serials
+    gtin, codes, batch_id = serials
     recorder = _recorder(session_factory)
     gate = _hold(recorder)  # keeps the writer busy while later scans wait in the queue
     try:
-        first = recorder.submit(_request(gtin, codes[0]))
-        waiting = recorder.submit(_request(gtin, codes[1]))
+        first = recorder.submit(_request(batch_id, gtin, codes[0]))
+        waiting = recorder.submit(_request(batch_id, gtin, codes[1]))
         assert waiting.cancel()  # cancelled while queued, as a timed-out request is
         gate.set()
         assert first.result(timeout=WAIT) is not None
-        later = [recorder.submit(_request(gtin, codes[i % 5])) for i in range(100)]
+        later = [recorder.submit(_request(batch_id, gtin, codes[i % 5])) for i in range(100)]
         assert all(f.result(timeout=WAIT) is not None for f in later)
         assert recorder.healthy and recorder.restarts == 0
     finally:
@@ -116,10 +126,10 @@ def test_a_cancelled_scan_is_skipped_and_the_writer_goes_on(
 
 def test_the_writer_is_restarted_after_a_crash(
     session_factory: sessionmaker[Session],
-    serials: tuple[str, list[str]],
+    serials: tuple[str, list[str], int],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    gtin, codes = serials
+    gtin, codes, batch_id = serials
     recorder = _recorder(session_factory)
     write = recorder._write
     crashes = iter([True])
@@ -132,10 +142,10 @@ def test_the_writer_is_restarted_after_a_crash(
     recorder._write = crashing  # type: ignore[method-assign]
     try:
         with caplog.at_level(logging.ERROR, logger="tracetag.scans"):
-            lost = recorder.submit(_request(gtin, codes[0]))
+            lost = recorder.submit(_request(batch_id, gtin, codes[0]))
             with pytest.raises(ServiceUnavailable):
                 lost.result(timeout=WAIT)
-            after = [recorder.submit(_request(gtin, s)) for s in codes]
+            after = [recorder.submit(_request(batch_id, gtin, s)) for s in codes]
             assert all(f.result(timeout=WAIT) is not None for f in after)
         assert recorder.restarts == 1
         assert "scan writer failed; restarting" in caplog.text
@@ -144,19 +154,19 @@ def test_the_writer_is_restarted_after_a_crash(
 
 
 def test_a_full_queue_refuses_at_once(
-    session_factory: sessionmaker[Session], serials: tuple[str, list[str]]
+    session_factory: sessionmaker[Session], serials: tuple[str, list[str], int]
 ) -> None:
-    gtin, codes = serials
+    gtin, codes, batch_id = serials
     recorder = ScanRecorder(session_factory, client_window=timedelta(hours=1), max_queue=2)
     gate = _hold(recorder)
     try:
-        taken = recorder.submit(_request(gtin, codes[0]))
+        taken = recorder.submit(_request(batch_id, gtin, codes[0]))
         deadline = threading.Event()
         while recorder.backlog and not deadline.wait(0.01):
             pass  # the writer picks up the first scan and blocks on the gate
-        queued = [recorder.submit(_request(gtin, codes[1])) for _ in range(2)]
+        queued = [recorder.submit(_request(batch_id, gtin, codes[1])) for _ in range(2)]
         with pytest.raises(ServiceUnavailable, match="too many scans"):
-            recorder.submit(_request(gtin, codes[2]))
+            recorder.submit(_request(batch_id, gtin, codes[2]))
         gate.set()
         assert all(f.result(timeout=WAIT) is not None for f in [taken, *queued])
     finally:
@@ -164,16 +174,16 @@ def test_a_full_queue_refuses_at_once(
 
 
 def test_stop_stores_what_is_queued_and_refuses_later_scans(
-    session_factory: sessionmaker[Session], serials: tuple[str, list[str]]
+    session_factory: sessionmaker[Session], serials: tuple[str, list[str], int]
 ) -> None:
-    gtin, codes = serials
+    gtin, codes, batch_id = serials
     recorder = _recorder(session_factory)
     gate = _hold(recorder)
-    queued = [recorder.submit(_request(gtin, s)) for s in codes]
+    queued = [recorder.submit(_request(batch_id, gtin, s)) for s in codes]
     stopper = threading.Thread(target=recorder.stop)
     stopper.start()
     gate.set()
     stopper.join(WAIT)
     assert all(f.result(timeout=0) is not None for f in queued)  # stored before the stop ended
     with pytest.raises(ServiceUnavailable, match="shutting down"):
-        recorder.submit(_request(gtin, codes[0]))
+        recorder.submit(_request(batch_id, gtin, codes[0]))

@@ -77,7 +77,11 @@ def test_scans_wait_at_most_2_s_during_a_million_tag_issuance(
                     now = utcnow()
                     conn.execute(
                         insert(Scan).values(
-                            tag_id=tag_id, scanned_at=now, client_hash="0" * 32, ua_family="test"
+                            tag_id=tag_id,
+                            scanned_at=now,
+                            client_hash="0" * 32,
+                            network_hash="0" * 32,
+                            ua_family="test",
                         )
                     )
                     conn.execute(

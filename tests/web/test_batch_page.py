@@ -11,6 +11,7 @@ from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from tests import factories
+from tests.pages import headline, visible_text
 from tracetag.batches.models import Batch, SignedRecord
 from tracetag.batches.schemas import BatchCorrection
 from tracetag.batches.service import Issuer, correct_batch, recall_batch
@@ -37,7 +38,10 @@ def test_page_shows_record_in_vietnamese_with_valid_signature(
     assert r.status_code == 200
     html = r.text
     assert 'lang="vi"' in html
-    assert "chữ ký số hợp lệ" in html
+    assert headline(html) == "verified"
+    assert "Hồ sơ đã được xác minh" in html and "chưa bị ai thay đổi kể từ khi ký" in html
+    assert "không chứng nhận chất lượng sản phẩm" in html  # says only what is proven
+    assert "chính xác" not in html
     assert "125.000\xa0₫" in html
     assert "Gạo ST25 Mỹ Xuyên" in html
     assert "Hợp tác xã (HTX)" in html
@@ -61,11 +65,16 @@ def test_page_flags_price_edited_directly_in_database(
     session.commit()
     r = client.get(_page_path(batch))
     html = r.text
-    assert "không khớp với bản ghi đã ký" in html
-    assert "chữ ký số hợp lệ" not in html
-    assert "batch.price_vnd" in html
-    assert 'class="banner bad"' in html
+    assert headline(html) == "tampered"
+    assert "dữ liệu đã bị thay đổi sau khi ký" in html
+    text = visible_text(html)
+    assert "Các mục khác với bản đã ký: Giá niêm yết" in text  # in words, not keys
+    assert "batch.price_vnd" not in html
+    assert "99.000" not in html  # the altered value is never shown as a fact
+    assert 'class="price"' not in html  # and there is no headline price at all
+    assert "Hồ sơ đã được xác minh" not in html
     data = client.get(_page_path(batch), headers={"Accept": "application/json"}).json()
+    assert data["verdict"] == "tampered"
     assert data["verification"]["status"] == "mismatch"
     assert data["verification"]["mismatched"] == ["batch.price_vnd"]
 
@@ -86,8 +95,12 @@ def test_page_flags_a_forged_signature(
     session.commit()
     data = client.get(_page_path(batch), headers={"Accept": "application/json"}).json()
     assert data["verification"]["status"] == "invalid"
+    assert data["verdict"] == "tampered"
+    assert data["verification"]["reason"] == "signature_invalid"
     html = client.get(_page_path(batch)).text
-    assert "chữ ký số không hợp lệ" in html
+    assert headline(html) == "tampered"
+    assert "Chữ ký số của hồ sơ không hợp lệ." in html
+    assert "Gạo ST25" not in html  # nothing the signature does not vouch for
 
 
 @pytest.mark.parametrize("crit", [5, None, [], ["exp"]])
@@ -111,7 +124,7 @@ def test_a_stored_jws_with_odd_crit_is_shown_as_invalid_not_a_500(
     assert r.json()["verification"]["status"] == "invalid"
     html = client.get(_page_path(batch))
     assert html.status_code == 200
-    assert "chữ ký số không hợp lệ" in html.text
+    assert headline(html.text) == "tampered"
 
 
 def test_recalled_batch_shows_red_banner_with_reason(
@@ -121,9 +134,11 @@ def test_recalled_batch_shows_red_banner_with_reason(
     recall_batch(session, batch=batch, reason="Phát hiện nấm mốc <b>lô</b>", issuer=issuer)
     session.commit()
     html = client.get(_page_path(batch)).text
+    assert headline(html) == "recalled"
     assert "Lô hàng này đã bị thu hồi" in html
     assert "Phát hiện nấm mốc &lt;b&gt;lô&lt;/b&gt;" in html
-    assert "chữ ký số hợp lệ" in html  # the recall itself is signed
+    assert "✔" not in html and "v-verified" not in html
+    assert client.get(_page_path(batch) + "?format=json").json()["verdict"] == "recalled"
 
 
 def test_old_versions_stay_reachable(client: TestClient, session: Session, issuer: Issuer) -> None:
@@ -141,7 +156,8 @@ def test_old_versions_stay_reachable(client: TestClient, session: Session, issue
     old = client.get(path + "?version=1").text
     assert "150.000\xa0₫" in old
     assert "phiên bản cũ" in old
-    assert "chữ ký số hợp lệ" in old
+    assert "bản mới nhất là phiên bản 2" in visible_text(old)
+    assert headline(old) == "verified"
     assert client.get(path + "?version=9").status_code == 404
 
 
@@ -151,12 +167,12 @@ def test_english_by_query_and_accept_language(
     batch = _setup(session, issuer)
     session.commit()
     html = client.get(_page_path(batch) + "?lang=en").text
-    assert 'lang="en"' in html and "Genuine record" in html and "₫125,000" in html
+    assert 'lang="en"' in html and "Verified record" in html and "₫125,000" in html
     assert "01/11/2026" in html
     html = client.get(_page_path(batch), headers={"Accept-Language": "en-US,en;q=0.9"}).text
-    assert "Genuine record" in html
+    assert "Verified record" in html
     html = client.get(_page_path(batch), headers={"Accept-Language": "fr, vi;q=0.5"}).text
-    assert "chữ ký số hợp lệ" in html
+    assert "Hồ sơ đã được xác minh" in html
 
 
 def test_producer_text_is_escaped(client: TestClient, session: Session, issuer: Issuer) -> None:

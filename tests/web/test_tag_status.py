@@ -9,9 +9,10 @@ import pytest
 from tracetag.i18n import translations
 from tracetag.scans.assess import TagCheck, TagReason, TagStatus
 from tracetag.web.pages import TAG_REASONS, Pages
+from tracetag.web.verdict import Headline, headline, tag_concerns
 
 FIRST = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
-S, R = TagStatus, TagReason
+S, R, H = TagStatus, TagReason, Headline
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
@@ -27,14 +28,28 @@ S, R = TagStatus, TagReason
         TagCheck(S.UNKNOWN_SERIAL, R.SERIAL_NOT_ISSUED, 0, None, 0, False),
     ],
 )
-def test_cached_fragment_equals_direct_render(lang: str, check: TagCheck) -> None:
+@pytest.mark.parametrize(
+    "record", [(), (H.RECALLED,), (H.EXPIRED,), (H.TAMPERED, H.RECALLED, H.EXPIRED)]
+)
+def test_cached_fragment_equals_direct_render(
+    lang: str, check: TagCheck, record: tuple[Headline, ...]
+) -> None:
     pages = Pages()
+    verdict = headline(tag_concerns(record, check), tag=True)
     for serial in ("7KQ2M9XA4BC3D", "<b>x</b>"):
         direct = pages.fragment(
-            "_tag_status.html", lang=lang, tag=check, serial=serial, issuer_name="tracetag"
+            "_tag_status.html",
+            lang=lang,
+            headline=verdict,
+            tag=check,
+            serial=serial,
+            issuer_name="tracetag",
         )
+        assert f"v-{verdict}" in direct
         for _ in range(2):  # the second call comes from the cache
-            cached = pages.tag_status(lang=lang, tag=check, serial=serial, issuer_name="tracetag")
+            cached = pages.tag_status(
+                lang=lang, headline=verdict, tag=check, serial=serial, issuer_name="tracetag"
+            )
             assert cached == direct
 
 
@@ -46,6 +61,7 @@ def test_every_reason_has_words_in_both_languages() -> None:
     html = Pages().fragment(
         "_tag_status.html",
         lang="vi",
+        headline=H.NOT_GENUINE,
         tag=TagCheck(S.FORGED, R.SIGNATURE_MISMATCH, 0, FIRST, 1, False),
         serial="X",
         issuer_name="tracetag",

@@ -40,8 +40,9 @@ from tracetag.i18n import N_, gettext
 from tracetag.producers.routes import router as producers_router
 from tracetag.products.routes import router as products_router
 from tracetag.ratelimit import RateLimiter, Rule
-from tracetag.scans.assess import DigsigVerifier
+from tracetag.scans.label_check import DigsigVerifier
 from tracetag.scans.recorder import ScanRecorder
+from tracetag.scans.routes import router as scans_router
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.routes import router as tags_router
 from tracetag.tags.service import cleanup_incomplete_issuances
@@ -254,6 +255,7 @@ def create_app(
     recorder = ScanRecorder(
         session_factory,
         client_window=timedelta(hours=settings.copy_window_hours),
+        clients_per_network=settings.copy_clients_per_network,
         max_queue=settings.scan_queue_size,
     )
     limiter = RateLimiter(settings.rate_limit_storage, enabled=settings.rate_limits)
@@ -303,6 +305,7 @@ def create_app(
     app.include_router(producers_router)
     app.include_router(products_router)
     app.include_router(batches_router)
+    app.include_router(scans_router)
     app.include_router(tags_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     copy_max_clients: int = Field(
         default=5, ge=2, description="Warn when this many different clients scan within the window."
     )
+    copy_clients_per_network: int = Field(
+        default=2,
+        ge=1,
+        description="Most clients one network (IPv4 /24, IPv6 /48) adds to copy_max_clients.",
+    )
     copy_window_hours: int = Field(default=24, ge=1, le=24 * 365)
     record_view_ttl: float = Field(
         default=10.0, ge=0, description="Seconds a tag page reuses a checked record view."

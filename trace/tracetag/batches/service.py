@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from tracetag.batches.models import Batch, SignedRecord
 from tracetag.batches.record import (
     CONTENT_SECTIONS,
+    RECORD_TYPE,
     differences,
     normalize_quantity,
     record_content,
@@ -19,7 +21,7 @@ from tracetag.batches.record import (
 )
 from tracetag.batches.schemas import BatchCorrection, BatchCreate, Origin
 from tracetag.db import utcnow
-from tracetag.errors import Conflict, Invalid, NotFound, VerificationError
+from tracetag.errors import Conflict, Invalid, NotFound, UnknownKey, VerificationError
 from tracetag.gs1 import normalize_gtin
 from tracetag.products.models import Product
 from tracetag.signing.jws import canonical_json, sign_compact, verify_compact
@@ -193,13 +195,24 @@ def records_of(session: Session, batch_id: int) -> list[SignedRecord]:
     return list(session.scalars(stmt))
 
 
+class RecordReason(StrEnum):
+    """Why a stored record does not check out: a closed set, so every page can word it."""
+
+    SIGNATURE_INVALID = "signature_invalid"
+    UNKNOWN_KEY = "unknown_key"
+    NOT_A_RECORD = "not_a_record"
+    CHAIN_BROKEN = "chain_broken"
+    HASH_WRONG = "hash_wrong"
+    ROWS_DIFFER = "rows_differ"
+
+
 @dataclass
 class Verdict:
     """The result of checking a stored record: signature, chain and data agreement."""
 
     status: str  # "valid", "mismatch" (signature fine, rows differ) or "invalid"
     kid: str | None
-    reason: str | None = None
+    reason: RecordReason | None = None
     mismatched: list[str] = field(default_factory=list)
     payload: dict[str, Any] | None = None
 
@@ -210,17 +223,17 @@ def check_record(
     """Verify the stored JWS bytes; for the current version also compare with the rows."""
     try:
         verified = verify_compact(record.jws, keyring.public)
-    except VerificationError as exc:
-        return Verdict(status="invalid", kid=record.kid, reason=str(exc))
+    except UnknownKey:
+        return Verdict(status="invalid", kid=record.kid, reason=RecordReason.UNKNOWN_KEY)
+    except VerificationError:
+        return Verdict(status="invalid", kid=record.kid, reason=RecordReason.SIGNATURE_INVALID)
     payload = verified.payload
-    if not isinstance(payload, dict):
-        return Verdict(status="invalid", kid=verified.kid, reason="the payload is not a record")
+    if not isinstance(payload, dict) or payload.get("type") != RECORD_TYPE:
+        return Verdict(status="invalid", kid=verified.kid, reason=RecordReason.NOT_A_RECORD)
     if payload.get("version") != record.version or payload.get("prev_hash") != record.prev_hash:
-        return Verdict(
-            status="invalid", kid=verified.kid, reason="the version chain does not match"
-        )
+        return Verdict(status="invalid", kid=verified.kid, reason=RecordReason.CHAIN_BROKEN)
     if record_hash(record.jws) != record.record_hash:
-        return Verdict(status="invalid", kid=verified.kid, reason="the record hash is wrong")
+        return Verdict(status="invalid", kid=verified.kid, reason=RecordReason.HASH_WRONG)
     if current:
         rows = record_content(batch)
         signed = {key: payload.get(key) for key in CONTENT_SECTIONS}
@@ -228,7 +241,7 @@ def check_record(
             return Verdict(
                 status="mismatch",
                 kid=verified.kid,
-                reason="the stored data differs from the signed record",
+                reason=RecordReason.ROWS_DIFFER,
                 mismatched=differences(signed, rows),
                 payload=payload,
             )

@@ -1,4 +1,11 @@
-"""A coarse, salted client fingerprint: enough to tell many phones from one, never the raw IP."""
+"""Salted client fingerprints for copy detection: never the raw IP, never the User-Agent alone.
+
+Two hashes per scan. The *network* is the address's /24 (IPv4) or /48 (IPv6): one machine cannot
+cheaply scan from many networks. The *client* adds the User-Agent and language to the network:
+phones behind one carrier-grade NAT share a network but differ in browser. The client part is
+cheap to fake, so copy detection counts at most `copy_clients_per_network` clients for any one
+network (README, "Copy detection").
+"""
 
 from __future__ import annotations
 
@@ -46,9 +53,18 @@ def network_prefix(ip: str | None, *, v4: int = 24, v6: int = 48) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
+def _hmac(salt: bytes, material: str) -> str:
+    return hmac.new(salt, material.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def network_hash(salt: bytes, *, ip: str | None) -> str:
+    """HMAC-SHA-256 of the client's network, 128 bits in hex."""
+    return _hmac(salt, "net|" + network_prefix(ip))
+
+
 def client_hash(
     salt: bytes, *, ip: str | None, user_agent: str | None, language: str | None
 ) -> str:
-    """HMAC-SHA-256 of the coarse fingerprint, 128 bits in hex."""
+    """HMAC-SHA-256 of network, User-Agent and language, 128 bits in hex."""
     material = "|".join((network_prefix(ip), user_agent or "", (language or "")[:40]))
-    return hmac.new(salt, material.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    return _hmac(salt, material)

@@ -4,6 +4,10 @@ A request waits until the transaction holding its scan has committed, so no scan
 its response is sent; many requests share one commit, so recording does not cap throughput.
 Counters are updated with `scan_count = scan_count + k`, which stays exact when several workers
 write at once, on SQLite and PostgreSQL alike.
+
+Only genuine scans count. A scan whose label failed its check (see `label_check`) is stored as
+suspicious, with its reason, and adds nothing to the tag's scans or clients: forged copies of a
+serial cannot make the real item look copied.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections import Counter
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -24,7 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.db import begin_write, utcnow
 from tracetag.errors import ServiceUnavailable
-from tracetag.scans.models import Scan
+from tracetag.scans.label_check import LabelCheck
+from tracetag.scans.models import Scan, TagReason
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
 
 log = logging.getLogger("tracetag.scans")
@@ -35,19 +40,34 @@ class ScanRequest:
     gtin: str
     serial: str
     client_hash: str
+    network_hash: str
     ua_family: str
+    batch_id: int  # the batch the link's lot names
+    label: LabelCheck
 
 
 @dataclass(frozen=True)
 class ScanResult:
-    """What the page needs about a tag, as of this scan."""
+    """What the page needs about a tag, as of this scan; the counts are of genuine scans."""
 
     tag_id: int
     batch_id: int
     digsig: str | None
     scans_before: int
-    first_scanned_at: datetime
+    first_scanned_at: datetime | None
     recent_clients: int
+    suspicious: TagReason | None = None
+
+
+def suspicion(request: ScanRequest, *, batch_id: int, digsig: str | None) -> TagReason | None:
+    """Why a scan of this tag is not a genuine one, or None when it is."""
+    if batch_id != request.batch_id:
+        return TagReason.OTHER_LOT
+    if request.label.reason is not None:
+        return request.label.reason
+    if digsig is not None and not request.label.present:
+        return TagReason.SIGNATURE_MISSING
+    return None
 
 
 Pending = tuple[ScanRequest, "Future[ScanResult | None]"]
@@ -94,11 +114,13 @@ class ScanRecorder:
         session_factory: sessionmaker[Session],
         *,
         client_window: timedelta,
+        clients_per_network: int = 2,
         max_batch: int = 512,
         max_queue: int = 10_000,
     ) -> None:
         self._factory = session_factory
         self._window = client_window
+        self._per_network = clients_per_network
         self._max_batch = max_batch
         self._queue: queue.Queue[Pending | None] = queue.Queue(maxsize=max_queue)
         self._thread: threading.Thread | None = None
@@ -247,21 +269,30 @@ class ScanRecorder:
             conn = session.connection()
             rows = conn.execute(_FIND_TAGS, {"keys": keys}).all()
             tags = {(row.gtin, row.serial): row for row in rows}
-            recorded = [r for r in requests if (r.gtin, r.serial) in tags]
-            per_tag = Counter(tags[(r.gtin, r.serial)].id for r in recorded)
-            if recorded:
+            verdicts: list[tuple[ScanRequest, Any, TagReason | None]] = []
+            for r in requests:
+                row = tags.get((r.gtin, r.serial))
+                if row is not None:
+                    verdicts.append(
+                        (r, row, suspicion(r, batch_id=row.batch_id, digsig=row.digsig))
+                    )
+            per_tag = Counter(row.id for _, row, suspect in verdicts if suspect is None)
+            if verdicts:
                 conn.execute(
                     _INSERT_SCAN,
                     [
                         {
-                            "tag_id": tags[(r.gtin, r.serial)].id,
+                            "tag_id": row.id,
                             "scanned_at": now,
                             "client_hash": r.client_hash,
+                            "network_hash": r.network_hash,
                             "ua_family": r.ua_family,
+                            "suspicious": suspect.value if suspect else None,
                         }
-                        for r in recorded
+                        for r, row, suspect in verdicts
                     ],
                 )
+            if per_tag:
                 # Sorted ids: every worker locks rows in the same order, so none deadlock.
                 increments = sorted(per_tag.items())
                 conn.execute(
@@ -269,16 +300,20 @@ class ScanRecorder:
                 )
             ids = [row.id for row in rows]
             totals: dict[int, tuple[int, datetime | None]] = {}
-            clients: dict[int, int] = {}
+            clients: Counter[int] = Counter()
             if ids:
                 # Read after our own update, inside the transaction that holds the rows:
                 # exact even with other workers writing.
                 for tag_id, count, first in conn.execute(_TOTALS, {"ids": ids}):
                     totals[tag_id] = (count - per_tag.get(tag_id, 0), first)
                 since = now - self._window
-                clients = dict(conn.execute(_CLIENTS, {"ids": ids, "since": since}).all())
+                # One network counts as at most `clients_per_network` clients: one machine
+                # with many User-Agents is not many people.
+                for tag_id, _network, n in conn.execute(_CLIENTS, {"ids": ids, "since": since}):
+                    clients[tag_id] += min(n, self._per_network)
             session.commit()
         seen: Counter[int] = Counter()
+        suspects = {id(r): suspect for r, _, suspect in verdicts}
         results: list[ScanResult | None] = []
         for r in requests:
             row = tags.get((r.gtin, r.serial))
@@ -286,17 +321,20 @@ class ScanRecorder:
                 results.append(None)
                 continue
             before, first = totals[row.id]
+            suspect = suspects[id(r)]
             results.append(
                 ScanResult(
                     tag_id=row.id,
                     batch_id=row.batch_id,
                     digsig=row.digsig,
                     scans_before=before + seen[row.id],
-                    first_scanned_at=first or now,
+                    first_scanned_at=first,
                     recent_clients=clients.get(row.id, 0),
+                    suspicious=suspect,
                 )
             )
-            seen[row.id] += 1
+            if suspect is None:
+                seen[row.id] += 1
         return results
 
 
@@ -326,10 +364,11 @@ _TOTALS = select(_tags.c.id, _tags.c.scan_count, _tags.c.first_scanned_at).where
     _tags.c.id.in_(bindparam("ids", expanding=True))
 )
 _CLIENTS = (
-    select(_scans.c.tag_id, func.count(func.distinct(_scans.c.client_hash)))
+    select(_scans.c.tag_id, _scans.c.network_hash, func.count(func.distinct(_scans.c.client_hash)))
     .where(
         _scans.c.tag_id.in_(bindparam("ids", expanding=True)),
         _scans.c.scanned_at >= bindparam("since"),
+        _scans.c.suspicious.is_(None),
     )
-    .group_by(_scans.c.tag_id)
+    .group_by(_scans.c.tag_id, _scans.c.network_hash)
 )

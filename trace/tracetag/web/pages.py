@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 from tracetag.config import PROJECT_ROOT
 from tracetag.i18n import LANGUAGES, N_, Formatter, translations
 from tracetag.scans.assess import TagCheck, TagReason
+from tracetag.web.verdict import Headline
 
 TEMPLATES_DIR = PROJECT_ROOT / "public_pages" / "templates"
 STATIC_DIR = PROJECT_ROOT / "public_pages" / "static"
@@ -95,14 +96,24 @@ class Pages:
         middle, tail = rest.split(_BODY_HOLE, 1)
         return PageShell(lang=lang, parts=(head, middle, tail))
 
-    def tag_status(self, *, lang: str, tag: TagCheck, serial: str, issuer_name: str) -> str:
+    def tag_status(
+        self, *, lang: str, headline: Headline, tag: TagCheck, serial: str, issuer_name: str
+    ) -> str:
         """The per-scan part of a tag page, from a template rendered once per kind of verdict.
 
         The verdict's numbers, date and serial are rendered as sentinels and substituted here:
         a string replace costs a fraction of a template render, on every scan. The key holds
         only closed sets of values, so no request can add entries.
         """
-        key = (lang, tag.status, tag.reason, tag.copy_warning, tag.scans_before == 0, issuer_name)
+        key = (
+            lang,
+            headline,
+            tag.status,
+            tag.reason,
+            tag.copy_warning,
+            tag.scans_before == 0,
+            issuer_name,
+        )
         template = self._tag_templates.get(key)
         if template is None:
             sample = replace(
@@ -112,7 +123,12 @@ class Pages:
                 first_scanned_at=datetime(1901, 2, 3, tzinfo=UTC),
             )
             template = self._tag_templates[key] = self.fragment(
-                "_tag_status.html", lang=lang, tag=sample, serial=_SERIAL, issuer_name=issuer_name
+                "_tag_status.html",
+                lang=lang,
+                headline=headline,
+                tag=sample,
+                serial=_SERIAL,
+                issuer_name=issuer_name,
             )
         first = tag.first_scanned_at
         return (

@@ -1,4 +1,4 @@
-"""What a page shows of a batch record: the data, the verdict, and the version history."""
+"""What a page shows of a batch record: the data, the verdicts, and the version history."""
 
 from __future__ import annotations
 
@@ -8,13 +8,40 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracetag.batches.models import Batch
-from tracetag.batches.record import record_content
-from tracetag.batches.service import Verdict, check_record, find_by_code, records_of
-from tracetag.errors import NotFound
-from tracetag.i18n import CATEGORY_LABELS, PRODUCER_KIND_LABELS, gettext
+from tracetag.batches.models import Batch, SignedRecord
+from tracetag.batches.record import CONTENT_SECTIONS, record_content
+from tracetag.batches.service import (
+    RecordReason,
+    Verdict,
+    check_record,
+    find_by_code,
+    records_of,
+)
+from tracetag.errors import NotFound, VerificationError
+from tracetag.i18n import CATEGORY_LABELS, N_, PRODUCER_KIND_LABELS, gettext
 from tracetag.products.service import get_image
+from tracetag.signing.jws import verify_compact
 from tracetag.signing.keys import KeyRing
+from tracetag.web.verdict import Headline, field_labels, headline
+
+RECORD_REASONS = {
+    RecordReason.SIGNATURE_INVALID: N_("The digital signature of the record does not verify."),
+    RecordReason.UNKNOWN_KEY: N_("The record is signed with a key this service does not publish."),
+    RecordReason.NOT_A_RECORD: N_("The signed content is not a batch record."),
+    RecordReason.CHAIN_BROKEN: N_("The record's version chain has been altered."),
+    RecordReason.HASH_WRONG: N_("The record's stored hash does not match its content."),
+    RecordReason.ROWS_DIFFER: N_("The data shown here differs from the signed record."),
+}
+
+
+@dataclass(frozen=True)
+class Since:
+    """What became of the batch after an old version: later versions, and a recall if any."""
+
+    latest_version: int
+    latest_issued_at: date
+    corrections: int
+    recalled_on: date | None
 
 
 @dataclass(frozen=True)
@@ -22,8 +49,11 @@ class RecordView:
     batch_id: int
     gtin: str
     lot: str
-    data: dict[str, Any]
+    # What the page may present as the record: signed content, or the rows when they equal it;
+    # None when no signature vouches for anything (the page then shows no record data).
+    data: dict[str, Any] | None
     verdict: Verdict
+    latest_verdict: Verdict
     version: int
     latest_version: int
     record_hash: str
@@ -31,19 +61,28 @@ class RecordView:
     issued_at: date
     image: tuple[str, int, int] | None
     versions: list[dict[str, Any]]
+    concerns: tuple[Headline, ...]  # of the record; a tag page adds its own
+    since: Since | None
+    recall_reason: str | None
+    expiry_date: date | None
     # Rendered tag-page shells by language; they live exactly as long as this view.
-    shells: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    shells: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_current(self) -> bool:
         return self.version == self.latest_version
 
+    def headline(self) -> Headline:
+        return headline(self.concerns, tag=False)
+
     def json(self) -> dict[str, Any]:
         return {
+            "verdict": self.headline().value,
+            "concerns": [c.value for c in self.concerns],
             "verification": {
                 "status": self.verdict.status,
                 "kid": self.verdict.kid,
-                "reason": self.verdict.reason,
+                "reason": self.verdict.reason.value if self.verdict.reason else None,
                 "mismatched": self.verdict.mismatched,
             },
             "version": self.version,
@@ -58,14 +97,19 @@ class RecordView:
     def context(self, lang: str, page_path: str) -> dict[str, Any]:
         """Template variables for the record part of a page."""
         data = self.data
-        producer = data["producer"]
-        ocop = producer.get("ocop")
-        today = date.today()
         lang_q = "" if lang == "vi" else f"&lang={lang}"
-        category = data["product"]["category"]
-        return {
+        bad = self.verdict if self.verdict.status != "valid" else self.latest_verdict
+        context: dict[str, Any] = {
             "data": data,
+            "lot": self.lot,
             "verdict": self.verdict,
+            "concerns": self.concerns,
+            "tampered": Headline.TAMPERED in self.concerns,
+            "record_reason": RECORD_REASONS[bad.reason] if bad.reason else None,
+            "mismatched_labels": [gettext(lang, m) for m in field_labels(bad.mismatched)],
+            "since": self.since,
+            "recall_reason": self.recall_reason,
+            "expiry_date": self.expiry_date,
             "version": self.version,
             "is_current": self.is_current,
             "issued_at": self.issued_at,
@@ -76,22 +120,51 @@ class RecordView:
             "image_url": f"/media/{self.image[0]}" if self.image else None,
             "image_w": self.image[1] if self.image else 0,
             "image_h": self.image[2] if self.image else 0,
-            "category_label": data["product"]["category_name"]
-            if lang == "vi"
-            else gettext(lang, CATEGORY_LABELS[category]),
-            "kind_label": gettext(lang, PRODUCER_KIND_LABELS[producer["kind"]]),
-            "ocop_valid": bool(ocop and date.fromisoformat(ocop["expires_on"]) >= today),
-            "expired": date.fromisoformat(data["batch"]["expiry_date"]) < today,
             "versions": [
                 {**v, "url": f"{page_path}?version={v['version']}{lang_q}"} for v in self.versions
             ],
         }
+        if data is not None:
+            producer = data["producer"]
+            ocop = producer.get("ocop")
+            category = data["product"]["category"]
+            context.update(
+                category_label=data["product"]["category_name"]
+                if lang == "vi"
+                else gettext(lang, CATEGORY_LABELS[category]),
+                kind_label=gettext(lang, PRODUCER_KIND_LABELS[producer["kind"]]),
+                ocop_valid=bool(ocop and date.fromisoformat(ocop["expires_on"]) >= date.today()),
+            )
+        return context
+
+
+def _signed_batch(payload: dict[str, Any] | None) -> dict[str, Any]:
+    batch = payload.get("batch") if payload else None
+    return batch if isinstance(batch, dict) else {}
+
+
+def _recalled_on(records: list[SignedRecord], keyring: KeyRing, after: int) -> date | None:
+    """The date of the first version after `after` whose signed record recalls the batch."""
+    for record in records:
+        if record.version <= after:
+            continue
+        try:
+            payload = verify_compact(record.jws, keyring.public).payload
+        except VerificationError:
+            continue
+        if isinstance(payload, dict) and _signed_batch(payload).get("status") == "recalled":
+            return record.issued_at.date()
+    return None
 
 
 def build_record_view(
     session: Session, *, batch: Batch, keyring: KeyRing, version: int | None = None
 ) -> RecordView:
-    """Verify the stored JWS of the asked version (the latest by default) and gather the rest."""
+    """Verify the stored JWS of the asked version (the latest by default) and gather the rest.
+
+    The verdicts rest on signed content only: the recall, the expiry date and the changes since
+    an old version come from verified records, never from unsigned columns.
+    """
     records = records_of(session, batch.id)
     latest = records[-1]
     record = latest if version is None else next((r for r in records if r.version == version), None)
@@ -99,9 +172,37 @@ def build_record_view(
         raise NotFound(f"version {version} does not exist")
     current = record.version == latest.version
     verdict = check_record(session, batch=batch, record=record, keyring=keyring, current=current)
-    data = record_content(batch) if current or verdict.payload is None else verdict.payload
+    latest_verdict = (
+        verdict
+        if current
+        else check_record(session, batch=batch, record=latest, keyring=keyring, current=True)
+    )
+    data: dict[str, Any] | None = None
+    if verdict.status == "valid":
+        data = record_content(batch) if current else verdict.payload
+    elif verdict.payload is not None:  # rows differ: show what was signed, never the rows
+        data = {key: verdict.payload.get(key) for key in CONTENT_SECTIONS}
+
+    concerns: list[Headline] = []
+    if verdict.status != "valid" or latest_verdict.status != "valid":
+        concerns.append(Headline.TAMPERED)
+    signed_latest = _signed_batch(latest_verdict.payload)
+    if signed_latest.get("status") == "recalled":
+        concerns.append(Headline.RECALLED)
+    expiry = _date(signed_latest.get("expiry_date"))
+    if expiry is not None and expiry < date.today():
+        concerns.append(Headline.EXPIRED)
+
+    since = None
+    if not current:
+        since = Since(
+            latest_version=latest.version,
+            latest_issued_at=latest.issued_at.date(),
+            corrections=latest.version - record.version,
+            recalled_on=_recalled_on(records, keyring, record.version),
+        )
     image = None
-    sha = data["product"].get("image_sha256")
+    sha = data["product"].get("image_sha256") if data else None
     if sha:
         try:
             row = get_image(session, sha)
@@ -114,6 +215,7 @@ def build_record_view(
         lot=batch.lot,
         data=data,
         verdict=verdict,
+        latest_verdict=latest_verdict,
         version=record.version,
         latest_version=latest.version,
         record_hash=record.record_hash,
@@ -123,7 +225,18 @@ def build_record_view(
         versions=[
             {"version": r.version, "issued_at": r.issued_at.date(), "note": r.note} for r in records
         ],
+        concerns=tuple(concerns),
+        since=since,
+        recall_reason=signed_latest.get("recall_reason") if Headline.RECALLED in concerns else None,
+        expiry_date=expiry,
     )
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def load_record_view(

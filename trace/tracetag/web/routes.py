@@ -30,12 +30,13 @@ from tracetag.products.service import get_image
 from tracetag.ratelimit import client_key
 from tracetag.responses import ErrorOut
 from tracetag.scans.assess import TagStatus, assess_tag
-from tracetag.scans.fingerprint import client_hash, ua_family
+from tracetag.scans.fingerprint import client_hash, network_hash, ua_family
 from tracetag.scans.recorder import ScanRequest, ScanResult
 from tracetag.signing.jwk import jwks_document
 from tracetag.tags.serials import canonical_serial
 from tracetag.web.pages import Pages, switch_language_url
 from tracetag.web.record_view import load_record_view
+from tracetag.web.verdict import headline, tag_concerns
 
 router = APIRouter()
 
@@ -361,6 +362,8 @@ async def digital_link_page(request: Request) -> Response:
         pages,
         "batch.html",
         issuer_name=request.app.state.settings.issuer_name,
+        headline=view.headline(),
+        tag=None,
         **view.context(lang, request.url.path),
     )
 
@@ -402,6 +405,11 @@ async def tag_page(request: Request, pages: Pages, *, gtin: str, lot: str, seria
     retry = await state.limiter.exhausted(guesses, client_key(ip))
     if retry is not None:  # this network already tried many serials that were never issued
         raise TooManyRequests("too many unknown serials from this network", retry_after=retry)
+    # The link's own signature is checked before the scan is queued: the writer stores a scan
+    # whose label fails as suspicious, and it counts toward nothing on the genuine tag.
+    label = state.digsig_verifier.check(
+        request.query_params.get("8030"), gtin14=gtin, lot=lot, serial=serial
+    )
     scan = ScanRequest(
         gtin=gtin,
         serial=serial,
@@ -411,25 +419,26 @@ async def tag_page(request: Request, pages: Pages, *, gtin: str, lot: str, seria
             user_agent=headers.get("user-agent"),
             language=headers.get("accept-language"),
         ),
+        network_hash=network_hash(state.scan_salt, ip=ip),
         ua_family=ua_family(headers.get("user-agent")),
+        batch_id=view.batch_id,
+        label=label,
     )
     result = await _record_scan(request, scan)
     if result is None:
         await state.limiter.hit(guesses, client_key(ip))
-    check = assess_tag(
-        result,
-        batch_id=view.batch_id,
-        url_digsig=request.query_params.get("8030"),
-        verifier=state.digsig_verifier,
-        gtin=gtin,
-        lot=lot,
-        serial=serial,
-        thresholds=settings.copy_thresholds(),
-    )
+    check = assess_tag(result, label=label, thresholds=settings.copy_thresholds())
     status_code = 404 if check.status is TagStatus.UNKNOWN_SERIAL else 200
+    concerns = tag_concerns(view.concerns, check)
+    verdict = headline(concerns, tag=True)
     if wants_json(request):
         return JSONResponse(
-            {"tag": check.json(), **view.json()},
+            {
+                **view.json(),
+                "verdict": verdict.value,
+                "concerns": [c.value for c in concerns],
+                "tag": check.json(),
+            },
             status_code=status_code,
             headers={"Vary": "Accept"},
         )
@@ -442,7 +451,9 @@ async def tag_page(request: Request, pages: Pages, *, gtin: str, lot: str, seria
             issuer_name=settings.issuer_name,
             **view.context(lang, digital_link("", gtin, lot)),
         )
-    body = pages.tag_status(lang=lang, tag=check, serial=serial, issuer_name=settings.issuer_name)
+    body = pages.tag_status(
+        lang=lang, headline=verdict, tag=check, serial=serial, issuer_name=settings.issuer_name
+    )
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     lang_url = switch_language_url(query, "en" if lang == "vi" else "vi")
     return HTMLResponse(
