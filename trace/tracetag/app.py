@@ -55,22 +55,26 @@ from tracetag.web.view_cache import RecordViewCache
 
 log = logging.getLogger("tracetag")
 
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
-        b"frame-ancestors 'none'; form-action 'self'",
-    ),
-]
+
+def security_headers(inline_style: str) -> list[tuple[bytes, bytes]]:
+    """Safe defaults; the CSP allows one inline stylesheet, the pages' own, by its hash."""
+    csp = (
+        f"default-src 'self'; img-src 'self' data:; style-src 'self' {inline_style}; "
+        "frame-ancestors 'none'; form-action 'self'"
+    )
+    return [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+        (b"content-security-policy", csp.encode("ascii")),
+    ]
 
 
 class SecurityHeaders:
     """Plain ASGI middleware (no per-request task overhead) adding safe defaults."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, headers: list[tuple[bytes, bytes]]) -> None:
         self.app = app
+        self.headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,7 +86,7 @@ class SecurityHeaders:
                 path = scope.get("path", "")
                 headers = list(message.get("headers", []))
                 # Swagger UI at /docs needs its own scripts; every other page gets the CSP.
-                extra = SECURITY_HEADERS if not path.startswith("/docs") else SECURITY_HEADERS[:2]
+                extra = self.headers if not path.startswith("/docs") else self.headers[:2]
                 names = {name for name, _ in headers}
                 headers += [(k, v) for k, v in extra if k not in names]
                 message["headers"] = headers
@@ -284,7 +288,7 @@ def create_app(
     app.state.issuer = Issuer(
         keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url
     )
-    app.state.pages = Pages()
+    pages = app.state.pages = Pages()
     app.state.scan_recorder = recorder
     app.state.scan_salt = scan_salt(settings, keyring)
 
@@ -340,5 +344,6 @@ def create_app(
         per_key=app.state.rate_rules["api"],
         unauthenticated=app.state.rate_rules["api_unauthenticated"],
     )
-    app.add_middleware(SecurityHeaders)  # added last: the outermost layer
+    # Added last: the outermost layer.
+    app.add_middleware(SecurityHeaders, headers=security_headers(pages.stylesheet_csp_source))
     return app
