@@ -296,7 +296,7 @@ for line in io.lines("%s") do paths[#paths + 1] = line end
 local i = 0
 request = function()
   i = i %% #paths + 1
-  return wrk.format("GET", paths[i], {["Accept-Language"] = "vi", ["User-Agent"] = "wrk phone " .. (i %% 7)})
+  return wrk.format("GET", paths[i], {["Accept-Language"] = "vi", ["Accept-Encoding"] = "%s", ["User-Agent"] = "wrk phone " .. (i %% 7)})
 end
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %%f %%f %%d %%d\\n", summary.requests / (summary.duration / 1e6),
@@ -306,7 +306,7 @@ end
 
 
 def python_load(
-    base: str, paths_file: Path, seconds: int, connections: int = 32
+    base: str, paths_file: Path, seconds: int, connections: int, encoding: str
 ) -> tuple[float, float, int]:
     """The fallback load generator when wrk is absent: slower, so it understates throughput."""
     import asyncio
@@ -320,7 +320,8 @@ def python_load(
         errors = 0
         deadline = time.perf_counter() + seconds
         limits = httpx.Limits(max_connections=connections)
-        async with httpx.AsyncClient(base_url=base, limits=limits) as client:
+        headers = {"Accept-Encoding": encoding}
+        async with httpx.AsyncClient(base_url=base, limits=limits, headers=headers) as client:
 
             async def worker(offset: int) -> None:
                 nonlocal errors
@@ -341,12 +342,13 @@ def python_load(
 
 
 def wrk(
-    base: str, paths_file: Path, seconds: int, connections: int = 32
+    base: str, paths_file: Path, seconds: int, connections: int = 32, encoding: str = "gzip"
 ) -> tuple[float, float, int]:
+    """Load runs ask for gzip, as every phone browser does; `--accept-encoding identity` not."""
     if shutil.which("wrk") is None:
-        return python_load(base, paths_file, seconds, connections)
+        return python_load(base, paths_file, seconds, connections, encoding)
     script = paths_file.with_suffix(".lua")
-    script.write_text(WRK_SCRIPT % paths_file)
+    script.write_text(WRK_SCRIPT % (paths_file, encoding))
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base],
         capture_output=True,
@@ -358,11 +360,12 @@ def wrk(
     return float(rps), float(p99_ms), int(errors)
 
 
-def bench_scans(seconds: int, workers: int, access_log: bool) -> None:
+def bench_scans(seconds: int, workers: int, access_log: bool, encoding: str) -> None:
     tool = "wrk" if shutil.which("wrk") else "a Python load generator (apt-get install wrk)"
     log = "on" if access_log else "off"
     print(
-        f"\nScans: 32 connections, {seconds}s per run, {workers} worker(s), {tool}, access log {log}"
+        f"\nScans: 32 connections, {seconds}s per run, {workers} worker(s), {tool}, access log {log},"
+        f" Accept-Encoding: {encoding}"
     )
     for backend in backends():
         with prepared(backend) as env:
@@ -399,7 +402,7 @@ def bench_scans(seconds: int, workers: int, access_log: bool) -> None:
                     server(env, workers, "bare_app", access_log) as bare,
                 ):
                     for target in (base, routed):
-                        wrk(target, files["tag"], 3)  # warm-up: caches, connections
+                        wrk(target, files["tag"], 3, encoding=encoding)  # warm-up
                     for _ in range(3):  # interleaved, so noise falls on every figure alike
                         for key, target, file in (
                             ("bare", bare, files["bare"]),
@@ -407,7 +410,7 @@ def bench_scans(seconds: int, workers: int, access_log: bool) -> None:
                             ("tag", base, files["tag"]),
                             ("tag_routed", routed, files["tag"]),
                         ):
-                            rate, p99, errors = wrk(target, file, seconds)
+                            rate, p99, errors = wrk(target, file, seconds, encoding=encoding)
                             if errors:
                                 print(f"    {errors} non-2xx answers on {key}")
                             runs[key].append((rate, p99))
@@ -477,6 +480,12 @@ def main() -> None:
     parser.add_argument(
         "--access-log", action="store_true", help="serve with uvicorn's access log on"
     )
+    parser.add_argument(
+        "--accept-encoding",
+        default="gzip",
+        choices=["gzip", "identity"],
+        help="what the scan load asks for (phones ask for gzip)",
+    )
     args = parser.parse_args()
     only = set(args.only or ["issuance", "labels", "scans"])
     print(f"tracetag benchmarks on {platform.node()} ({os.cpu_count()} cores), {time.ctime()}")
@@ -486,7 +495,9 @@ def main() -> None:
     if "labels" in only:
         bench_labels([10_000] if args.quick else [100_000, 1_000_000])
     if "scans" in only:
-        bench_scans(3 if args.quick else args.seconds, args.workers, args.access_log)
+        bench_scans(
+            3 if args.quick else args.seconds, args.workers, args.access_log, args.accept_encoding
+        )
     out = HERE / "results.json"
     out.write_text(
         json.dumps(

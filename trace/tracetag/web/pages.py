@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -68,6 +69,14 @@ class Pages:
         self._tag_templates: dict[tuple[Any, ...], str] = {}
         css = (STATIC_DIR / "style.css").read_bytes()
         self.static_version = hashlib.sha256(css).hexdigest()[:10]
+        # Inlined into every page's <head>: on a slow phone link a linked stylesheet costs a
+        # second round trip before the first paint (issue 7). The file stays the one source and
+        # /static/style.css still serves it; the Content-Security-Policy names this text's hash.
+        self.stylesheet = css.decode("utf-8")
+        digest = base64.b64encode(hashlib.sha256(css).digest()).decode("ascii")
+        self.stylesheet_csp_source = f"'sha256-{digest}'"
+        for env in self.envs.values():
+            env.globals["stylesheet"] = Markup(self.stylesheet)  # noqa: S704  our file, not input
 
     def template_names(self) -> list[str]:
         return self.envs["vi"].list_templates(extensions=["html"])
