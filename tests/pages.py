@@ -25,3 +25,11 @@ def visible_text(page: str) -> str:
     """The page's text without tags, styles or entities, whitespace collapsed."""
     text = _TAG.sub(" ", _STYLE.sub(" ", page))
     return " ".join(html_lib.unescape(text).split())
+
+
+_GREEN = re.compile(r'class="[^"]*\bv-(verified|genuine)\b')
+
+
+def has_green(page: str) -> bool:
+    """Whether any box on the page is in the green of a genuine or verified verdict."""
+    return _GREEN.search(page) is not None

@@ -198,10 +198,11 @@ def _build(factory: sessionmaker[Session], issuer: Issuer, base: str) -> dict[st
         return tag_digital_link("", gtin, lot, tag.serial, _flip(tag.digsig))
 
     def copied() -> str:
-        """A genuine code that phones all over have scanned: one over the clients' threshold."""
+        """A genuine code scanned past the total-scan threshold. Every request here comes from one
+        address, which counts as at most two clients, so the client threshold cannot be reached."""
         path = genuine()
         with httpx.Client(base_url=base, timeout=10) as client:
-            for i in range(COPY_MAX_CLIENTS + 1):
+            for i in range(COPY_MAX_SCANS + 1):
                 agent = f"Mozilla/5.0 (Linux; Android 14; phone-{i}) Chrome/130.0 Mobile"
                 r = client.get(path, headers={"User-Agent": agent, "Accept": "application/json"})
                 r.raise_for_status()
