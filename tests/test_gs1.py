@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import biip
 import pytest
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracetag.gs1 import (
     GS1Error,
+    LinkPathError,
     digital_link,
     gtin_check_digit,
     normalize_gtin,
     parse_digital_link,
+    parse_link_path,
     validate_lot,
 )
 
@@ -157,3 +162,70 @@ def test_other_ai21_serials_stay_as_given() -> None:
 def test_lots_that_decode_outside_cset82_are_refused(lot: str) -> None:
     with pytest.raises(GS1Error, match="outside the GS1 set"):
         parse_digital_link(f"https://x/01/08935049500063/10/{lot}")
+
+
+# The resolver's path parser (GS1 Digital Link URI Syntax §4.9, Resolver §2.4.1).
+
+G = "08935049500063"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/01/{G}",
+        f"/01/{G}/10/ST25%2F11",
+        f"/01/{G}/10/A/21/7KQ2M9XA4BC3D",
+        f"/01/{G}/21/7KQ2M9XA4BC3D",
+        f"/01/{G}/22/V-1/10/50%25/21/S",
+        f"/01/{G}/235/TPX-0001",
+        f"/01/{G}/10/(x)*'!",
+    ],
+)
+def test_link_paths_read_as_biip_reads_them(path: str) -> None:
+    link = parse_link_path(path)
+    ours = {"01": link.gtin14, "22": link.cpv, "10": link.lot, "21": link.serial, "235": link.tpx}
+    parsed = GS1DigitalLinkURI.parse("https://tracetag.test" + path)
+    assert {e.ai.ai: e.value for e in parsed.element_strings} == {
+        ai: v for ai, v in ours.items() if v is not None
+    }
+    assert parse_link_path(link.path()) == link
+    assert parse_link_path(path + "/") == link  # Resolver §2.13: a trailing slash is tolerated
+
+
+@pytest.mark.parametrize(
+    ("path", "part"),
+    [
+        ("/01/08935049500064/10/A", "check-digit"),
+        ("/01/0893504950006X/10/A", "gtin"),
+        ("/01/123/10/A", "gtin"),
+        ("/01/%2008935049500063", "gtin"),
+        ("/01/123/10", "path"),
+        (f"/01/{G}/21/S/10/A", "path"),
+        (f"/01/{G}/10/A/10/B", "path"),
+        (f"/01/{G}/17/261231", "path"),  # a data attribute belongs in the query (§4.10)
+        (f"/01/{G}/10/A/foo", "path"),
+        (f"/01/{G}//10/A", "path"),
+        (f"/01/{G}/10/%ZZ", "lot"),
+        (f"/01/{G}/10/L%C3%B4", "lot"),
+        (f"/01/{G}/10/{'L' * 21}", "lot"),
+        (f"/01/{G}/10/A/21/", "path"),
+        (f"/01/{G}/10/A/21/%00", "serial"),
+        (f"/01/{G}/22/{'V' * 21}", "CPV"),
+        (f"/01/{G}/235/{'T' * 29}", "TPX"),
+    ],
+)
+def test_bad_link_paths_name_the_part_that_is_wrong(path: str, part: str) -> None:
+    with pytest.raises(LinkPathError) as caught:
+        parse_link_path(path)
+    assert caught.value.part == part
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["01", "10", "21", "22", "235", G, "A", "%2F", "%", ""])))
+def test_link_paths_raise_only_link_path_error(segments: list[str]) -> None:
+    path = "/" + "/".join(segments)
+    try:
+        link = parse_link_path(path)
+    except LinkPathError:
+        return
+    assert parse_link_path(link.path()) == link

@@ -129,3 +129,40 @@ def test_digital_link_route_with_real_codes(app: FastAPI, world: dict[str, Any])
         response = case.call(allow_redirects=False)
         case.validate_response(response, checks=CHECKS)
         assert response.status_code in (200, 301, 404)
+
+
+def test_resolver_routes_with_real_codes(app: FastAPI, world: dict[str, Any]) -> None:
+    """The resolver's routes and answers (tests/web/test_resolver.py) as the document says."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    g, lot, serial = world["gtin"], world["lot"], world["serial"]
+    json_, html, linkset = "application/json", "text/html", "application/linkset+json"
+    cases: list[tuple[str, str, dict[str, str], dict[str, Any], str, int]] = [
+        ("/01/{gtin}", "GET", {"gtin": g}, {}, html, 200),
+        ("/01/{gtin}", "GET", {"gtin": g}, {"format": "json"}, json_, 200),
+        ("/01/{gtin}", "GET", {"gtin": g}, {"linkType": "linkset"}, json_, 200),
+        ("/01/{gtin}", "GET", {"gtin": g}, {"linkType": "gs1:pip"}, html, 307),
+        ("/01/{gtin}", "GET", {"gtin": g}, {"linkType": "gs1:nosuchlt"}, html, 404),
+        ("/01/{gtin}", "GET", {"gtin": g[1:]}, {}, html, 301),
+        ("/01/{gtin}", "GET", {"gtin": "08930000000018"}, {}, json_, 400),
+        ("/01/{gtin}", "HEAD", {"gtin": g}, {}, html, 200),
+        ("/01/{gtin}", "OPTIONS", {"gtin": g}, {}, html, 204),
+        ("/01/{gtin}/10/{rest}", "GET", {"gtin": g, "rest": lot}, {}, linkset, 200),
+        ("/01/{gtin}/10/{rest}", "GET", {"gtin": g, "rest": lot}, {"linkType": "all"}, html, 200),
+        ("/01/{gtin}/10/{rest}", "GET", {"gtin": g, "rest": "NOPE"}, {}, json_, 404),
+        ("/01/{gtin}/10/{rest}", "HEAD", {"gtin": g, "rest": lot}, {}, html, 200),
+        ("/01/{gtin}/10/{rest}", "OPTIONS", {"gtin": g, "rest": lot}, {}, html, 204),
+        ("/01/{gtin}/{rest}", "GET", {"gtin": g, "rest": f"21/{serial}"}, {}, html, 301),
+        ("/01/{gtin}/{rest}", "GET", {"gtin": g, "rest": "21/ZZZZZZZZZZZZZ"}, {}, json_, 404),
+        ("/01/{gtin}/{rest}", "GET", {"gtin": g, "rest": "99/X"}, {}, json_, 400),
+        ("/01/{gtin}/{rest}", "HEAD", {"gtin": g, "rest": f"22/V/10/{lot}"}, {}, html, 200),
+        ("/.well-known/gs1resolver", "GET", {}, {}, json_, 200),
+        ("/.well-known/gs1resolver", "HEAD", {}, {}, json_, 200),
+    ]
+    for path, method, path_parameters, query, accept, status in cases:
+        operation = schema[path][method]
+        case = operation.Case(
+            path_parameters=path_parameters, query=query, headers={"Accept": accept}
+        )
+        response = case.call(allow_redirects=False)
+        case.validate_response(response, checks=CHECKS)
+        assert response.status_code == status, (path, method, path_parameters, query)

@@ -190,16 +190,20 @@ def test_producer_text_is_escaped(client: TestClient, session: Session, issuer: 
 
 
 def test_unknown_code_gets_a_plain_404_page(client: TestClient) -> None:
-    r = client.get("/01/08930000000017/10/NOPE")
+    r = client.get("/01/08930000000019/10/NOPE")  # a valid GTIN no product has
     assert r.status_code == 404
     assert "Sản phẩm không tồn tại trong hệ thống" in r.text
     assert "Traceback" not in r.text
-    for path in ("/01/123/10/x", "/01/08930000000017/10/a/b/c", "/nothing-here"):
+    r = client.get("/nothing-here")
+    assert r.status_code == 404
+    assert "text/html" in r.headers["content-type"]
+    # Links that are not GS1 Digital Links at all are syntax errors (tests/web/test_resolver.py).
+    for path in ("/01/123/10/x", "/01/08930000000019/10/a/b/c", "/01/08930000000017/10/NOPE"):
         r = client.get(path)
-        assert r.status_code == 404, path
+        assert r.status_code == 400, path
         assert "text/html" in r.headers["content-type"]
     assert (
-        client.get("/01/08930000000017/10/NOPE", headers={"Accept": "application/json"}).json()[
+        client.get("/01/08930000000019/10/NOPE", headers={"Accept": "application/json"}).json()[
             "detail"
         ]
         == "not a registered code"

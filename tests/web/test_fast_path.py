@@ -50,10 +50,11 @@ def links(
     return {"gtin": product.gtin, "serial": tag.serial, "digsig": tag.digsig}
 
 
-def _table(g: str, serial: str, digsig: str) -> list[tuple[str, dict[str, str]]]:
+def _table(g: str, serial: str, digsig: str) -> list[tuple[str, str, dict[str, str]]]:
     html = {"Accept-Language": "vi"}
     as_json = {"Accept": "application/json"}
     tag = f"/01/{g}/10/L-1/21/{serial}"
+    wrong = f"{g[:-1]}{(int(g[-1]) + 1) % 10}"
     paths = [
         f"/01/{g}/10/L-1",
         f"/01/{g}/10/L-1?lang=en",
@@ -89,8 +90,32 @@ def _table(g: str, serial: str, digsig: str) -> list[tuple[str, dict[str, str]]]
         f"/01/{g}/10/L-1/21/%1B%5B31m",
         f"/01/{g}/10/L-1/21/{'S' * 21}",
         f"/01/{g}/10/L-1/21/{serial}?version=abc",
+        # The resolver (tests/web/test_resolver.py): link types, linksets, walk-up, syntax.
+        f"/01/{g}/10/L-1?linkType=linkset",
+        f"/01/{g}/10/L-1?linkType=all&lang=en",
+        f"/01/{g}/10/L-1?linkType=gs1:pip&foo=bar",
+        f"/01/{g}/10/L-1?linkType=gs1:traceability",
+        f"/01/{g}/10/L-1?linkType=https://gs1.org/voc/certificationInfo",
+        f"/01/{g}/10/L-1?linkType=gs1:nosuchlt",
+        f"{tag}?linkType=gs1:pip&8030={digsig}",
+        f"{tag}?linkType=linkset",
+        f"/01/{g}/10/UNKNOWN?linkType=linkset",
+        f"/01/{wrong}/10/L-1/21/{serial}",
+        f"/01/{g}/10/L-1/foo",
+        f"/01/{g}/10/L-1/21/{serial}/10/L-1",
+        f"/01/{g}",
+        f"/01/{g}?linkType=gs1:certificationInfo",
+        f"/01/{wrong}",
+        f"/01/{g}/21/{serial}?8030={digsig}",
+        f"/01/{g}/21/ZZZZZZZZZZZZZ",
+        f"/01/{g}/22/V1/10/L-1",
+        f"/01/{g}/99/X",
+        "/01/123/10",
     ]
-    return [(p, html) for p in paths] + [(p, as_json) for p in paths]
+    table = [("GET", p, html) for p in paths] + [("GET", p, as_json) for p in paths]
+    table += [("GET", p, {"Accept": "application/linkset+json"}) for p in paths[:12]]
+    table += [("HEAD", p, html) for p in paths] + [("OPTIONS", p, {}) for p in paths[-20:]]
+    return table
 
 
 def test_fast_path_and_router_answer_the_same(
@@ -98,10 +123,10 @@ def test_fast_path_and_router_answer_the_same(
 ) -> None:
     fast, routed = clients
     table = _table(links["gtin"], links["serial"], links["digsig"])
-    for path, headers in table:
+    for method, path, headers in table:
         answers = []
         for client in (fast, routed):
-            r = client.get(path, headers=headers, follow_redirects=False)
+            r = client.request(method, path, headers=headers, follow_redirects=False)
             # The time of the first scan is the one thing that differs by nature.
             body = re.sub(rb'"first_scanned_at":"[^"]+"', b"<first scan>", r.content)
             answers.append((r.status_code, sorted(r.headers.items()), body))
@@ -111,7 +136,7 @@ def test_fast_path_and_router_answer_the_same(
                 update(Tag).values(scan_count=0, first_scanned_at=None, last_scanned_at=None)
             )
             session.commit()
-        assert answers[0] == answers[1], (path, headers, answers[0][0], answers[1][0])
+        assert answers[0] == answers[1], (method, path, headers, answers[0][0], answers[1][0])
         assert answers[0][0] < 500, path
 
 

@@ -51,6 +51,8 @@ from tracetag.web.fast_path import ScanFastPath
 from tracetag.web.guard import RequestGuard
 from tracetag.web.pages import STATIC_DIR, Pages
 from tracetag.web.record_view import load_record_view
+from tracetag.web.resolver import CORS_HEADERS, CORS_PREFIXES, Resolver
+from tracetag.web.resolver import router as resolver_router
 from tracetag.web.routes import bad_link_page, page_lang, render_page, wants_json
 from tracetag.web.routes import router as web_router
 from tracetag.web.view_cache import RecordViewCache
@@ -83,6 +85,7 @@ class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, headers: list[tuple[bytes, bytes]]) -> None:
         self.app = app
         self.headers = headers
+        self.public = headers + CORS_HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,6 +98,8 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 # Swagger UI at /docs needs its own scripts; every other page gets the CSP.
                 extra = self.headers if not path.startswith("/docs") else self.headers[:2]
+                if path.startswith(CORS_PREFIXES):  # public and read-only: any origin may read
+                    extra = self.public
                 names = {name for name, _ in headers}
                 headers += [(k, v) for k, v in extra if k not in names]
                 message["headers"] = headers
@@ -298,6 +303,7 @@ def create_app(
         keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url
     )
     pages = app.state.pages = Pages()
+    app.state.resolver = Resolver(settings)
     app.state.scan_recorder = recorder
     app.state.scan_salt = scan_salt(settings, keyring)
 
@@ -319,6 +325,7 @@ def create_app(
     app.include_router(scans_router)
     app.include_router(tags_router)
     app.include_router(web_router)
+    app.include_router(resolver_router)  # after web_router: its /01/{gtin}/{rest} is a catch-all
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -146,3 +146,106 @@ def validate_serial(value: str) -> str:
         return validate_lot(value)
     except GS1Error as exc:
         raise GS1Error(str(exc).replace("lot", "serial", 1)) from exc
+
+
+# GS1 Digital Link URI Syntax 1.4 §4.9 (gtin-path): after /01/{gtin}, the key qualifiers of a
+# GTIN in this order, each at most once and each optional: CPV (22), lot (10), serial (21), and
+# TPX (235), with their value lengths (Gen Specs §3.2, all of character set 82).
+GTIN_QUALIFIERS = ("22", "10", "21", "235")
+_QUALIFIER_MAX = {"22": 20, "10": 20, "21": 20, "235": 28}
+_QUALIFIER_NAMES = {"22": "CPV", "10": "lot", "21": "serial", "235": "TPX"}
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+class LinkPathError(GS1Error):
+    """A request path that is not a GS1 Digital Link path; `part` says which part is wrong.
+
+    part is one of "path" (structure, AI order, an AI that is not a GTIN qualifier), "gtin"
+    (not 8, 12, 13 or 14 digits), "check-digit", or a qualifier's name: "lot", "serial",
+    "CPV", "TPX".
+    """
+
+    def __init__(self, message: str, part: str) -> None:
+        super().__init__(message)
+        self.part = part
+
+
+@dataclass(frozen=True)
+class LinkPath:
+    """A checked /01/{gtin}[/22/…][/10/…][/21/…][/235/…] path, values percent-decoded."""
+
+    gtin: str  # as written: a GTIN-8, -12 or -13 is valid here and redirected to its GTIN-14
+    gtin14: str
+    cpv: str | None = None
+    lot: str | None = None
+    serial: str | None = None  # as written; canonical_serial() reads a typed one as issued
+    tpx: str | None = None
+
+    def path(self, *, gtin: str | None = None, serial: str | None = None) -> str:
+        """The path again, percent-encoded as FORMATS.md §4 writes it, with the parts given."""
+        parts = [f"/01/{gtin or self.gtin}"]
+        serial = serial if serial is not None else self.serial
+        for ai, value in (("22", self.cpv), ("10", self.lot), ("21", serial), ("235", self.tpx)):
+            if value is not None:
+                parts.append(f"/{ai}/{encode_ai_value(value)}")
+        return "".join(parts)
+
+
+def parse_link_path(raw_path: str) -> LinkPath:
+    """Check a request path, still percent-encoded, as a GS1 Digital Link path for a GTIN.
+
+    Raises only LinkPathError. One trailing slash or more is tolerated (GS1-Conformant Resolver
+    §2.13); anything else that breaks the URI syntax (§4.9 path order, §4.2 percent-encoding,
+    the AI's own format) is refused, so that the resolver can answer 400 (Resolver §2.4.1).
+    """
+    segments = raw_path.rstrip("/").split("/")
+    if len(segments) < 3 or segments[0] or segments[1] != "01" or len(segments) % 2 == 0:
+        raise LinkPathError("the path is not /01/{GTIN} followed by AI/value pairs", "path")
+    gtin = segments[2]
+    try:
+        if gtin.strip() != gtin:  # normalize_gtin forgives spaces a person typed; a path does not
+            raise GS1Error("GTIN must contain digits only")
+        gtin14 = normalize_gtin(gtin)
+    except GS1Error as exc:
+        part = "check-digit" if "check digit" in str(exc) else "gtin"
+        raise LinkPathError(str(exc), part) from None
+    values: dict[str, str] = {}
+    allowed = list(GTIN_QUALIFIERS)
+    for ai, raw_value in zip(segments[3::2], segments[4::2], strict=True):
+        if ai not in allowed:
+            known = ai in GTIN_QUALIFIERS
+            where = "a repeated AI or AIs out of order" if known else "not a GTIN qualifier"
+            raise LinkPathError(f"AI ({shown_ai(ai)}) in the path: {where}", "path")
+        del allowed[: allowed.index(ai) + 1]
+        name = _QUALIFIER_NAMES[ai]
+        if _BAD_ESCAPE.search(raw_value):
+            raise LinkPathError(f"the {name} has a % that starts no percent-encoding", name)
+        value = unquote(raw_value)
+        try:
+            _check_value(value, _QUALIFIER_MAX[ai], name)
+        except GS1Error as exc:
+            raise LinkPathError(str(exc), name) from None
+        values[ai] = value
+    return LinkPath(
+        gtin=gtin,
+        gtin14=gtin14,
+        cpv=values.get("22"),
+        lot=values.get("10"),
+        serial=values.get("21"),
+        tpx=values.get("235"),
+    )
+
+
+def shown_ai(ai: str) -> str:
+    """An AI from a path, as an error message may quote it: short, printable ASCII only."""
+    clean = "".join(ch if ch.isascii() and ch.isprintable() else "?" for ch in ai[:8])
+    return clean + ("…" if len(ai) > 8 else "")
+
+
+def _check_value(value: str, limit: int, name: str) -> None:
+    if not value:
+        raise GS1Error(f"{name} must not be empty")
+    if len(value) > limit:
+        raise GS1Error(f"{name} has {len(value)} characters; GS1 allows at most {limit}")
+    if any(ch not in CSET82 for ch in value):
+        raise GS1Error(f"{name} contains characters outside the GS1 set")

@@ -13,7 +13,9 @@ from typing import Any
 
 from tracetag.batches.models import Batch
 from tracetag.gs1 import digital_link, element_string
+from tracetag.producers.models import Producer
 from tracetag.products.categories import CATEGORY_NAMES_VI
+from tracetag.products.models import Product
 from tracetag.signing.jws import canonical_json
 
 RECORD_TYPE = "tracetag.batch-record/1"
@@ -27,10 +29,23 @@ def normalize_quantity(value: Decimal | str) -> str:
     return text
 
 
-def record_content(batch: Batch) -> dict[str, Any]:
-    """The data sections of a batch record, from the current rows."""
-    product = batch.product
-    producer = product.producer
+def product_section(product: Product) -> dict[str, Any]:
+    """The record's `product` section; the resolver's product page shows the same fields."""
+    return {
+        "gtin": product.gtin,
+        "name": product.name,
+        "brand": product.brand,
+        "category": product.category,
+        "category_name": CATEGORY_NAMES_VI[product.category],
+        "characteristics": product.characteristics,
+        "unit": product.unit,
+        "standards": list(product.standards),
+        "image_sha256": product.image_sha256,
+    }
+
+
+def producer_section(producer: Producer) -> dict[str, Any]:
+    """The record's `producer` section, OCOP certificate included."""
     ocop = None
     if producer.ocop_stars is not None:
         ocop = {
@@ -41,32 +56,28 @@ def record_content(batch: Batch) -> dict[str, Any]:
             "expires_on": _iso(producer.ocop_expires_on),
         }
     return {
+        "name": producer.name,
+        "kind": producer.kind,
+        "registration_code": producer.registration_code,
+        "address": {
+            "line": producer.address_line,
+            "commune": producer.commune,
+            "district": producer.district,
+            "province": producer.province,
+        },
+        "phone": producer.phone,
+        "email": producer.email,
+        "ocop": ocop,
+    }
+
+
+def record_content(batch: Batch) -> dict[str, Any]:
+    """The data sections of a batch record, from the current rows."""
+    product = batch.product
+    return {
         "trace_code": element_string(product.gtin, batch.lot),
-        "product": {
-            "gtin": product.gtin,
-            "name": product.name,
-            "brand": product.brand,
-            "category": product.category,
-            "category_name": CATEGORY_NAMES_VI[product.category],
-            "characteristics": product.characteristics,
-            "unit": product.unit,
-            "standards": list(product.standards),
-            "image_sha256": product.image_sha256,
-        },
-        "producer": {
-            "name": producer.name,
-            "kind": producer.kind,
-            "registration_code": producer.registration_code,
-            "address": {
-                "line": producer.address_line,
-                "commune": producer.commune,
-                "district": producer.district,
-                "province": producer.province,
-            },
-            "phone": producer.phone,
-            "email": producer.email,
-            "ocop": ocop,
-        },
+        "product": product_section(product),
+        "producer": producer_section(product.producer),
         "batch": {
             "lot": batch.lot,
             "quantity": batch.quantity,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import Future
-from typing import Annotated, Any
-from urllib.parse import quote, unquote
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -18,12 +18,11 @@ from tracetag.deps import KeyRingDep, PagesDep, SessionDep
 from tracetag.errors import NotFound, ServiceUnavailable, TooManyRequests
 from tracetag.gs1 import (
     GS1Error,
+    LinkPathError,
     digital_link,
     element_string,
-    encode_ai_value,
     normalize_gtin,
-    validate_lot,
-    validate_serial,
+    parse_link_path,
 )
 from tracetag.i18n import N_, gettext, negotiate
 from tracetag.products.service import get_image
@@ -37,6 +36,9 @@ from tracetag.tags.serials import canonical_serial
 from tracetag.web.pages import Pages, switch_language_url
 from tracetag.web.record_view import load_record_view
 from tracetag.web.verdict import headline, tag_concerns
+
+if TYPE_CHECKING:
+    from tracetag.web.resolver import Resolver
 
 router = APIRouter()
 
@@ -52,13 +54,34 @@ _ERROR_JSON = {
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 DIGITAL_LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "The verification page (HTML), or the record as JSON.",
-        "content": {**_HTML, "application/json": {"schema": {"type": "object"}}},
+        "description": "The verification page (HTML), or the record as JSON; for a GTIN alone, "
+        "or a lot that is not registered, the product page. With `linkType=linkset`, or "
+        "`Accept: application/linkset+json`, the RFC 9264 linkset.",
+        "content": {
+            **_HTML,
+            "application/json": {"schema": {"type": "object"}},
+            "application/linkset+json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["linkset"],
+                    "properties": {"linkset": {"type": "array", "items": {"type": "object"}}},
+                }
+            },
+        },
     },
-    301: {"description": "To the canonical link (GTIN-14, serial as issued)."},
-    400: {"description": "A parameter is not valid.", "content": {**_HTML, **_ERROR_JSON}},
+    301: {
+        "description": "To the canonical link (GTIN-14, serial as issued, the lot of a serial "
+        "given without it)."
+    },
+    307: {"description": "To the link of the type `linkType` asks for."},
+    400: {
+        "description": "Not a GS1 Digital Link (bad check digit, non-numeric GTIN, malformed "
+        "path), or a parameter is not valid.",
+        "content": {**_HTML, **_ERROR_JSON},
+    },
     404: {
-        "description": "Not a registered code, or a serial never issued.",
+        "description": "Not a registered code, a serial never issued, or no link of the type "
+        "`linkType` asks for.",
         "content": {**_HTML, "application/json": {"schema": {"type": "object"}}},
     },
     429: {
@@ -102,6 +125,8 @@ def render_page(
 
 def bad_link_page(request: Request, pages: Any) -> Response:
     """400 for a link with a parameter that is not valid, in the visitor's language."""
+    if wants_json(request):
+        return JSONResponse({"detail": "a parameter of the link is not valid"}, status_code=400)
     lang = page_lang(request)
     return render_page(
         request,
@@ -228,17 +253,6 @@ def raw_link_path(scope: Any) -> str:
     return str(raw).split("?")[0]
 
 
-def parse_link(raw_path: str) -> tuple[str, str, str | None] | None:
-    """GTIN, lot and optional serial from a raw /01/…/10/…[/21/…] path (still percent-encoded)."""
-    segments = raw_path.rstrip("/").split("/")
-    if len(segments) not in (5, 7) or segments[1] != "01" or segments[3] != "10":
-        return None
-    if len(segments) == 7 and segments[5] != "21":
-        return None
-    serial = unquote(segments[6]) if len(segments) == 7 else None
-    return segments[2], unquote(segments[4]), serial
-
-
 def shown(text: str, limit: int = 120) -> str:
     """Text from a URL as a page may show it: printable characters only, and not too much."""
     clean = "".join(ch if ch.isprintable() else "\ufffd" for ch in text[:limit])
@@ -293,6 +307,15 @@ DIGITAL_LINK_PARAMETERS: list[dict[str, Any]] = [
         "schema": {"type": "string", "enum": ["vi", "en"]},
     },
     {
+        "name": "linkType",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "maxLength": 200},
+        "description": "`linkset` (or `all`) for the RFC 9264 linkset; a GS1 link type "
+        "(`gs1:pip`, `gs1:traceability`, `gs1:certificationInfo`, `gs1:defaultLink`) for a 307 "
+        "to that link; 404 when there is none of that type.",
+    },
+    {
         "name": "format",
         "in": "query",
         "required": False,
@@ -314,50 +337,48 @@ async def digital_link_page(request: Request) -> Response:
 
     HTML for browsers; JSON for `Accept: application/json` or `?format=json`. The handler takes
     no FastAPI dependencies: it is the hot path of every scan. Every part of the link is checked
-    here, before anything reaches the database or the scan queue.
+    here, before anything reaches the database or the scan queue. It also answers every other
+    /01/ path (the resolver's routes point here); what is not the plain page of a lot or a tag
+    goes to `web.resolver`: link types, linksets, the product, a lot that is not registered.
     """
     pages: Pages = request.app.state.pages
     query = request.query_params
     version = _version_param(query.get("version"))
     if version == -1 or len(query.getlist("8030")) > 1:
         return bad_link_page(request, pages)  # one rule for a repeated 8030: refuse it
-    raw = raw_link_path(request.scope)
-    parsed = parse_link(raw)
-    if parsed is None:
-        return not_found_page(request, pages, shown(unquote(raw)))
-    gtin, lot, serial = parsed
+    resolver: Resolver = request.app.state.resolver
     try:
-        gtin14 = normalize_gtin(gtin)
-        validate_lot(lot)
-        if serial is not None:
-            validate_serial(serial)
-    except GS1Error:
-        return not_found_page(request, pages, shown(element_string(gtin, lot, serial)))
+        link = parse_link_path(raw_link_path(request.scope))
+    except LinkPathError as exc:
+        return resolver.syntax_error(request, exc)  # 400, GS1-Conformant Resolver §2.4.1
+    gtin14, lot, serial = link.gtin14, link.lot, link.serial
     typed = canonical_serial(serial) if serial is not None else None
-    if gtin14 != gtin or typed != serial:
+    if gtin14 != link.gtin or typed != serial:
         # A GTIN-13 or a typed serial (lower case, o for 0): send to the canonical link.
-        target = digital_link("", gtin14, lot)
-        if typed is not None:
-            target += "/21/" + encode_ai_value(typed)
+        target = link.path(gtin=gtin14, serial=typed)
         return RedirectResponse(
             target + ("?" + request.url.query if request.url.query else ""), status_code=301
         )
     await _rate_limit(request, "scan")
+    if lot is None or resolver.asks_for_links(request):
+        return await resolver.answer(request, link)  # link types, linksets, the product level
     if serial is not None:
-        return await tag_page(request, pages, gtin=gtin14, lot=lot, serial=serial)
+        response = await tag_page(request, pages, gtin=gtin14, lot=lot, serial=serial)
+        response.headers["link"] = resolver.link_header(link)
+        return response
 
     state = request.app.state
     # The batch page checks the stored JWS against the rows on every view: no cache here.
     view = await run_in_threadpool(
         load_record_view, state.session_factory, state.keyring, gtin14, lot, version
     )
-    if view is None:
-        code = element_string(gtin14, lot)
-        return not_found_page(request, pages, code if version is None else f"{code} v{version}")
+    if view is None:  # walk up: the product, unless the GTIN is unknown too
+        return await resolver.lot_not_registered(request, link, version)
+    headers = {"Link": resolver.link_header(link)}
     if wants_json(request):
-        return JSONResponse(view.json(), headers={"Vary": "Accept"})
+        return JSONResponse(view.json(), headers={"Vary": "Accept", **headers})
     lang = page_lang(request)
-    return render_page(
+    response = render_page(
         request,
         pages,
         "batch.html",
@@ -366,6 +387,8 @@ async def digital_link_page(request: Request) -> Response:
         tag=None,
         **view.context(lang, request.url.path),
     )
+    response.headers.update(headers)
+    return response
 
 
 async def _record_scan(request: Request, scan: ScanRequest) -> ScanResult | None:
