@@ -239,3 +239,13 @@ def test_worst_first_order() -> None:
 def test_differing_fields_are_named_in_words() -> None:
     labels = field_labels(["batch.price_vnd", "batch.stages[1].note", "batch.currency", "x.y"])
     assert labels == ["Listed price", "Production stages", "Other data"]
+
+
+def test_a_tag_link_on_an_unregistered_lot_walks_up_without_accusing(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    link = digital_link("", world["gtin"], "KHONG-CO") + "/21/" + world["tags"]["fine"][0].serial
+    page = client.get(link)
+    assert page.status_code == 404
+    assert "Lô hàng này chưa được đăng ký" in page.text
+    assert "hàng giả" not in page.text

@@ -20,7 +20,6 @@ from tracetag.gs1 import (
     GS1Error,
     LinkPathError,
     digital_link,
-    element_string,
     normalize_gtin,
     parse_link_path,
 )
@@ -363,7 +362,7 @@ async def digital_link_page(request: Request) -> Response:
     if lot is None or resolver.asks_for_links(request):
         return await resolver.answer(request, link)  # link types, linksets, the product level
     if serial is not None:
-        response = await tag_page(request, pages, gtin=gtin14, lot=lot, serial=serial)
+        response = await tag_page(request, pages, link=link, gtin=gtin14, lot=lot, serial=serial)
         response.headers["link"] = resolver.link_header(link)
         return response
 
@@ -415,13 +414,15 @@ async def _record_scan(request: Request, scan: ScanRequest) -> ScanResult | None
         timer.cancel()
 
 
-async def tag_page(request: Request, pages: Pages, *, gtin: str, lot: str, serial: str) -> Response:
+async def tag_page(
+    request: Request, pages: Pages, *, link: Any, gtin: str, lot: str, serial: str
+) -> Response:
     """A unit tag: the batch page plus the tag's own verdict, scan history and copy warning."""
     state = request.app.state
     settings: Settings = state.settings
     view = await state.record_views.get(gtin, lot)
-    if view is None:
-        return not_found_page(request, pages, element_string(gtin, lot, serial))
+    if view is None:  # walk up: a known product says its lot is not registered, nothing more
+        return await state.resolver.lot_not_registered(request, link, None)  # type: ignore[no-any-return]
     headers = request.headers
     ip = _client_ip(request)
     guesses = state.rate_rules["unknown_serial"]
