@@ -23,7 +23,7 @@ from tests import factories
 from tests.conftest import BASE_URL
 from tracetag.batches.service import Issuer
 from tracetag.gs1 import parse_digital_link
-from tracetag.labels.qr import LABEL_LEVEL, MIN_MODULE_MM
+from tracetag.labels.qr import LABEL_LEVEL, MIN_MODULE_MM, QUIET_ZONE, qr_content
 from tracetag.signing.digsig import verify_digsig
 from tracetag.signing.jwk import keys_from_jwks
 from tracetag.tags.models import Tag
@@ -163,8 +163,9 @@ def test_zpl_holds_the_exact_uris(client: TestClient, issued: dict[str, Any]) ->
     csv_rows = list(csv.DictReader(io.StringIO(_get(client, issued, "labels.csv").text)))
     zpl = _get(client, issued, "labels.zpl").content.decode("utf-8")
     assert zpl.count("^XA") == zpl.count("^XZ") == COUNT
-    qr_fields = re.findall(r"\^BQN,2,\d+\^FDMA,(.*?)\^FS", zpl)
-    assert qr_fields == [row["uri"] for row in csv_rows]
+    # 8 dots/mm: 4 dots a module (0.5 mm), error correction M as on the PDF
+    qr_fields = re.findall(r"\^BQN,2,4\^FDMA,(.*?)\^FS", zpl)
+    assert qr_fields == [qr_content(row["uri"]) for row in csv_rows]
     assert "^CI28" in zpl
 
 
@@ -176,3 +177,17 @@ def test_zip_of_png_decodes(client: TestClient, issued: dict[str, Any]) -> None:
     first = Image.open(io.BytesIO(archive.read(names[0])))
     (decoded,) = zxingcpp.read_barcodes(np.asarray(first.convert("L")), formats=QR)
     assert parse_digital_link(decoded.text).serial == names[0].removesuffix(".png")
+    assert decoded.extra["ECLevel"] == LABEL_LEVEL
+    # Placed at its stated resolution, a module prints MIN_MODULE_MM wide, as on the PDF.
+    modules = 17 + 4 * int(decoded.extra["Version"]) + 2 * QUIET_ZONE
+    printed_mm = first.width / first.info["dpi"][0] * 25.4
+    assert printed_mm / modules == pytest.approx(MIN_MODULE_MM, rel=0.01)
+
+
+def test_zip_of_svg_states_its_print_size(client: TestClient, issued: dict[str, Any]) -> None:
+    archive = zipfile.ZipFile(io.BytesIO(_get(client, issued, "labels.zip?image=svg").content))
+    svg = archive.read(archive.namelist()[0]).decode("utf-8")
+    match = re.search(r'width="([0-9.]+)mm" height="([0-9.]+)mm" viewBox="0 0 (\d+) \d+"', svg)
+    assert match is not None, svg[:200]
+    assert match[1] == match[2]
+    assert float(match[1]) / int(match[3]) == pytest.approx(MIN_MODULE_MM)

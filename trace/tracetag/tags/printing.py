@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracetag.batches.models import Batch
 from tracetag.errors import NotFound
 from tracetag.gs1 import tag_digital_link
-from tracetag.labels.exports import ImageFormat, csv_rows, zip_images, zpl_labels
+from tracetag.labels.exports import ImageFormat, check_zpl, csv_rows, zip_images, zpl_labels
 from tracetag.labels.pdf import Label, SheetLayout, label_sheets
 from tracetag.labels.qr import LABEL_LEVEL, qr_content, qr_modules
 from tracetag.signing.digsig import DIGSIG_LENGTH
@@ -74,10 +74,12 @@ def check_export(
     """Refuse, with the reason, labels that would not print or scan; raises ValueError."""
     if export_format == "pdf":
         layout.check(label_modules(issuance, batch, base_url))
+    elif export_format == "zpl":
+        check_zpl(label_modules(issuance, batch, base_url))
 
 
 def _printed(tags: Iterable[PrintedTag]) -> Iterator[PrintedTag]:
-    """The tags with what their QR codes hold as `uri`."""
+    """The tags with what their QR codes hold as `uri` (the CSV keeps the links themselves)."""
     for tag in tags:
         yield PrintedTag(serial=tag.serial, uri=qr_content(tag.uri))
 
@@ -129,9 +131,10 @@ def export(
         if export_format == "csv":
             yield from csv_rows(tags)
         elif export_format == "zpl":
-            yield from zpl_labels(tags, product_name=name, lot=lot)
+            modules = label_modules(issuance, batch, base_url)
+            yield from zpl_labels(_printed(tags), product_name=name, lot=lot, modules=modules)
         elif export_format == "zip":
-            yield from zip_images(tags, image_format=image_format, size=image_size)
+            yield from zip_images(_printed(tags), image_format=image_format, size=image_size)
         else:
             yield from pdf_labels(
                 tags,
