@@ -14,7 +14,7 @@ from tracetag.labels.qr import (
     MIN_MODULE_MM,
     QUIET_ZONE,
     ErrorLevel,
-    qr_modules,
+    byte_mode_modules,
     render_png,
     render_svg,
 )
@@ -81,9 +81,9 @@ def zpl_labels(
     """One ^XA…^XZ label per tag; the printer draws the QR code itself (^BQ, model 2).
 
     A tag's `uri` is what the QR code holds (`qr_content`). Modules are at least MIN_MODULE_MM
-    wide, as on the PDF labels, and the error correction is the same. `modules`, the largest
-    module count of the run, places the text under the QR code and its quiet zone (the first
-    tag's count when not given).
+    wide, as on the PDF labels, and the error correction is the same. The printer encodes the
+    code itself, perhaps all in byte mode, so the text goes under the largest code it may draw
+    and its quiet zone: `modules` across (the first tag's `byte_mode_modules` when not given).
 
     ^CI28 selects UTF-8 so Vietnamese names pass through; the printer needs a font with those
     glyphs (a downloaded TrueType font via ^A@) to print them, its built-in font 0 has none.
@@ -94,7 +94,7 @@ def zpl_labels(
     quiet = QUIET_ZONE * dots
     for tag in tags:
         if modules is None:
-            modules = len(qr_modules(tag.uri, level))
+            modules = byte_mode_modules(tag.uri, level)
             check_zpl(modules, dpmm=dpmm, width_mm=width_mm)
         text_y = 2 * quiet + modules * dots
         # ^FD<level>A, = automatic mode at that level; the URI holds no ^ or ~ (it is encoded).

@@ -66,6 +66,12 @@ def qr_version(data: str, level: ErrorLevel = "M") -> int:
     return version_of(len(qr_modules(data, level)))
 
 
+def byte_mode_modules(data: str, level: ErrorLevel = "M") -> int:
+    """Modules across the code of data with every character coded as a byte: as large as
+    another encoder (a label printer's own) should draw it, whatever segments it chooses."""
+    return len(qr_modules("a" * len(data.encode("utf-8")), level))  # `a` codes only as a byte
+
+
 def version_of(modules: int) -> int:
     """The QR version of a symbol this many modules across."""
     return (modules - 17) // 4

@@ -12,7 +12,7 @@ from tracetag.errors import NotFound
 from tracetag.gs1 import tag_digital_link
 from tracetag.labels.exports import ImageFormat, check_zpl, csv_rows, zip_images, zpl_labels
 from tracetag.labels.pdf import Label, SheetLayout, label_sheets
-from tracetag.labels.qr import LABEL_LEVEL, qr_content, qr_modules
+from tracetag.labels.qr import LABEL_LEVEL, byte_mode_modules, qr_content, qr_modules
 from tracetag.signing.digsig import DIGSIG_LENGTH
 from tracetag.tags.models import TagIssuance
 from tracetag.tags.serials import ALPHABET, SERIAL_LENGTH
@@ -64,6 +64,12 @@ def label_modules(issuance: TagIssuance, batch: Batch, base_url: str) -> int:
     return len(qr_modules(qr_content(link), LABEL_LEVEL))
 
 
+def zpl_modules(issuance: TagIssuance, batch: Batch, base_url: str) -> int:
+    """Modules across the largest QR code a printer may draw for this issuance's ZPL labels."""
+    link = sample_link(base_url, batch.product.gtin, batch.lot, signed=issuance.signed)
+    return byte_mode_modules(qr_content(link), LABEL_LEVEL)
+
+
 def check_export(
     export_format: ExportFormat,
     layout: SheetLayout,
@@ -75,7 +81,7 @@ def check_export(
     if export_format == "pdf":
         layout.check(label_modules(issuance, batch, base_url))
     elif export_format == "zpl":
-        check_zpl(label_modules(issuance, batch, base_url))
+        check_zpl(zpl_modules(issuance, batch, base_url))
 
 
 def _printed(tags: Iterable[PrintedTag]) -> Iterator[PrintedTag]:
@@ -131,7 +137,7 @@ def export(
         if export_format == "csv":
             yield from csv_rows(tags)
         elif export_format == "zpl":
-            modules = label_modules(issuance, batch, base_url)
+            modules = zpl_modules(issuance, batch, base_url)
             yield from zpl_labels(_printed(tags), product_name=name, lot=lot, modules=modules)
         elif export_format == "zip":
             yield from zip_images(_printed(tags), image_format=image_format, size=image_size)
