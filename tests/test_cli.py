@@ -18,6 +18,7 @@ from tests import factories
 from tracetag.batches.service import Issuer, latest_record
 from tracetag.cli import app
 from tracetag.cli import verify as verify_cli
+from tracetag.labels.qr import qr_content
 from tracetag.signing.digsig import TagSigner
 from tracetag.signing.jwk import b64url, b64url_decode, jwks_document, thumbprint
 from tracetag.signing.jws import sign_compact
@@ -135,6 +136,10 @@ def test_tag_url_verifies_offline(
     ok = run_offline("verify", uri, "--jwks", str(jwks_file))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "VALID: tag signature" in ok.stdout
+    # What a label's QR code holds (scheme and host in upper case) verifies the same.
+    printed = run_offline("verify", qr_content(uri), "--jwks", str(jwks_file))
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    assert printed.stdout == ok.stdout
     moved = uri.replace("/21/", "/21/X") if "/21/" in uri else uri
     assert run_offline("verify", moved, "--jwks", str(jwks_file)).returncode == 1
     other_lot = uri.replace("/10/L", "/10/M", 1)

@@ -1,12 +1,16 @@
-"""QR images decoded by zxing-cpp (PNG directly, SVG rasterized by resvg) and parsed by biip."""
+"""QR images decoded by zxing-cpp (PNG directly, SVG rasterized by resvg) and parsed by biip;
+what a label's QR code holds."""
 
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import biip
 import numpy as np
 import pytest
+import qrcode
+import qrcode.constants
 import resvg_py
 import zxingcpp
 from fastapi.testclient import TestClient
@@ -16,7 +20,15 @@ from sqlalchemy.orm import Session
 from tests import factories
 from tests.conftest import BASE_URL
 from tracetag.batches.service import Issuer
-from tracetag.labels.qr import QUIET_ZONE, qr_version, render_png, render_svg
+from tracetag.gs1 import parse_digital_link
+from tracetag.labels.qr import (
+    LABEL_LEVEL,
+    QUIET_ZONE,
+    qr_content,
+    qr_version,
+    render_png,
+    render_svg,
+)
 
 
 def _decode(img: Image.Image) -> str:
@@ -90,3 +102,39 @@ def test_quiet_zone_is_white() -> None:
 def test_svg_is_vector() -> None:
     svg = render_svg("hello")
     assert "<image" not in svg and 'shape-rendering="crispEdges"' in svg
+
+
+LINK = (
+    "https://truyxuat.example.vn/01/08938535000252/10/ST25-2611-01/21/7KQ2M9XA4BC3D?8030="
+    + "x" * 90
+)
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        (LINK, LINK.replace("https://truyxuat.example.vn", "HTTPS://TRUYXUAT.EXAMPLE.VN")),
+        ("http://127.0.0.1:8000/01/x?8030=ab", "HTTP://127.0.0.1:8000/01/x?8030=ab"),
+        ("https://truyxuất.vn/01/x", "https://truyxuất.vn/01/x"),  # IDN: left alone
+        ("https://user@a.vn/01/x", "https://user@a.vn/01/x"),  # user info is case-sensitive
+        ("https://a.vn", "HTTPS://A.VN"),
+        ("not a link", "not a link"),
+    ],
+)
+def test_qr_content_upper_cases_only_scheme_and_host(uri: str, expected: str) -> None:
+    assert qr_content(uri) == expected
+
+
+def test_qr_content_is_the_same_tag_and_one_version_smaller_for_both_encoders() -> None:
+    content = qr_content(LINK)
+    read = parse_digital_link(content)
+    assert replace(read, origin=read.origin.lower()) == parse_digital_link(LINK)
+    assert qr_version(content, LABEL_LEVEL) < qr_version(LINK, LABEL_LEVEL)
+    # The pure-Python `qrcode` package, an independent encoder, gains the same version.
+    versions = []
+    for text in (LINK, content):
+        independent = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
+        independent.add_data(text)
+        independent.make(fit=True)
+        versions.append(independent.version)
+    assert versions == [qr_version(LINK, LABEL_LEVEL), qr_version(content, LABEL_LEVEL)]

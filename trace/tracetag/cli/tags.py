@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from tracetag.cli import _common
 from tracetag.errors import TraceError
+
+if TYPE_CHECKING:
+    from tracetag.tags.printing import ExportFormat
 
 app = typer.Typer(help="Unit tags: issue them and print their labels.", no_args_is_help=True)
 
@@ -70,19 +73,56 @@ def tags_export(
     export_format: Annotated[
         str, typer.Option("--format", "-f", help="pdf, csv, zpl or zip (one PNG per tag)")
     ] = "pdf",
+    qr_size: Annotated[float, typer.Option(help="PDF: QR code size, mm.", min=0.01)] = 25.0,
+    label_width: Annotated[float, typer.Option(help="PDF: label width, mm.", min=0.01)] = 63.5,
+    label_height: Annotated[float, typer.Option(help="PDF: label height, mm.", min=0.01)] = 38.1,
+    columns: Annotated[int, typer.Option(help="PDF: labels across a page.", min=1)] = 3,
+    rows: Annotated[int, typer.Option(help="PDF: labels down a page.", min=1)] = 7,
+    page_width: Annotated[float, typer.Option(help="PDF: page width, mm.", min=0.01)] = 210.0,
+    page_height: Annotated[float, typer.Option(help="PDF: page height, mm.", min=0.01)] = 297.0,
+    margin_top: Annotated[float, typer.Option(help="PDF: top margin, mm.", min=0)] = 15.15,
+    margin_left: Annotated[float, typer.Option(help="PDF: left margin, mm.", min=0)] = 7.25,
+    gap_x: Annotated[float, typer.Option(help="PDF: gap between columns, mm.", min=0)] = 2.5,
+    gap_y: Annotated[float, typer.Option(help="PDF: gap between rows, mm.", min=0)] = 0.0,
 ) -> None:
-    """Write an issuance's labels to a file, streaming, with a progress bar."""
-    from tracetag.tags.printing import export
+    """Write an issuance's labels to a file, streaming, with a progress bar.
+
+    A PDF layout whose QR code would be too small to scan, or would not fit, is refused with
+    the size it needs.
+    """
+    from tracetag.batches.models import Batch
+    from tracetag.labels.pdf import SheetLayout
+    from tracetag.tags.printing import check_export, export
     from tracetag.tags.service import find_published
 
     if export_format not in ("pdf", "csv", "zpl", "zip"):
         raise _common.fail(f"unknown format {export_format!r}; use pdf, csv, zpl or zip")
+    fmt = cast("ExportFormat", export_format)
+    layout = SheetLayout(
+        page_width=page_width,
+        page_height=page_height,
+        columns=columns,
+        rows=rows,
+        margin_top=margin_top,
+        margin_left=margin_left,
+        label_width=label_width,
+        label_height=label_height,
+        gap_x=gap_x,
+        gap_y=gap_y,
+        qr_size=qr_size,
+    )
     settings = _common.settings()
     factory = _common.session_factory(settings)
     with factory() as session:
         issuance = find_published(session, issuance_id=issuance_id)
         if issuance is None:
             raise _common.fail(f"no issuance with id {issuance_id}")
+        batch = session.get(Batch, issuance.batch_id)
+        assert batch is not None
+        try:
+            check_export(fmt, layout, issuance, batch, settings.public_base_url)
+        except ValueError as exc:
+            raise _common.fail(f"layout: {exc}") from exc
         total = issuance.count
     tmp = output.with_name(output.name + ".part")
     written = 0
@@ -91,8 +131,9 @@ def tags_export(
         for chunk in export(
             factory,
             issuance_id=issuance_id,
-            export_format=export_format,  # type: ignore[arg-type]
+            export_format=fmt,
             base_url=settings.public_base_url,
+            layout=layout,
             progress=lambda n: progress.advance(task, n),
             workers=settings.label_workers,
         ):

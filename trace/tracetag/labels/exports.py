@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import zipfile
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
-from tracetag.labels.qr import render_png, render_svg
+from tracetag.labels.qr import (
+    LABEL_LEVEL,
+    MIN_MODULE_MM,
+    QUIET_ZONE,
+    ErrorLevel,
+    byte_mode_modules,
+    render_png,
+    render_svg,
+)
 from tracetag.tags.service import PrintedTag
 
 ImageFormat = Literal["png", "svg"]
@@ -33,30 +42,68 @@ def _zpl_text(text: str) -> str:
     return "".join(f"_{ord(ch):02X}" if ch in "^~_" else ch for ch in text)
 
 
+ZPL_MAX_MAGNIFICATION = 10  # ^BQ accepts 1–10 dots a module
+ZPL_LINE = 26  # dots from one line of text to the next (font 0 at 22 dots)
+
+
+def zpl_magnification(dpmm: int) -> int:
+    """^BQ dots a module, the fewest that print modules of at least MIN_MODULE_MM."""
+    dots = math.ceil(round(MIN_MODULE_MM * dpmm, 6))
+    if dots > ZPL_MAX_MAGNIFICATION:
+        raise ValueError(
+            f"at {dpmm} dots/mm a {MIN_MODULE_MM} mm module needs ^BQ magnification {dots}, "
+            f"above ZPL's {ZPL_MAX_MAGNIFICATION}"
+        )
+    return dots
+
+
+def check_zpl(modules: int, *, dpmm: int = 8, width_mm: float = 50) -> None:
+    """Refuse a ZPL label too narrow for a QR code `modules` across and its quiet zone."""
+    dots = zpl_magnification(dpmm)
+    needed = (modules + 2 * QUIET_ZONE) * dots / dpmm
+    if needed > width_mm + 0.01:
+        raise ValueError(
+            f"a QR code of {modules} × {modules} modules of {dots / dpmm:.2f} mm and its quiet "
+            f"zone need a label {needed:.1f} mm wide; the label is {width_mm} mm"
+        )
+
+
 def zpl_labels(
     tags: Iterable[PrintedTag],
     *,
     product_name: str,
     lot: str,
+    modules: int | None = None,
     dpmm: int = 8,
     width_mm: float = 50,
-    magnification: int = 3,
+    level: ErrorLevel = LABEL_LEVEL,
 ) -> Iterator[bytes]:
-    """One ^XA…^XZ label per tag; the printer draws the QR code itself (^BQ, model 2, level M).
+    """One ^XA…^XZ label per tag; the printer draws the QR code itself (^BQ, model 2).
+
+    A tag's `uri` is what the QR code holds (`qr_content`). Modules are at least MIN_MODULE_MM
+    wide, as on the PDF labels, and the error correction is the same. The printer encodes the
+    code itself, perhaps all in byte mode, so the text goes under the largest code it may draw
+    and its quiet zone: `modules` across (the first tag's `byte_mode_modules` when not given).
 
     ^CI28 selects UTF-8 so Vietnamese names pass through; the printer needs a font with those
     glyphs (a downloaded TrueType font via ^A@) to print them, its built-in font 0 has none.
     """
+    dots = zpl_magnification(dpmm)
     width = round(width_mm * dpmm)
     name, lot_text = _zpl_text(product_name), _zpl_text(lot)
+    quiet = QUIET_ZONE * dots
     for tag in tags:
-        # ^FDMA, = mode automatic, error correction M; the URI holds no ^ or ~ (it is encoded).
+        if modules is None:
+            modules = byte_mode_modules(tag.uri, level)
+            check_zpl(modules, dpmm=dpmm, width_mm=width_mm)
+        text_y = 2 * quiet + modules * dots
+        # ^FD<level>A, = automatic mode at that level; the URI holds no ^ or ~ (it is encoded).
         yield (
             f"^XA^CI28^PW{width}^LH0,0"
-            f"^FO20,20^BQN,2,{magnification}^FDMA,{tag.uri}^FS"
-            f"^FO20,{20 + 60 * magnification}^A0N,22,22^FH_^FD{name}^FS"
-            f"^FO20,{46 + 60 * magnification}^A0N,22,22^FH_^FDLOT {lot_text}^FS"
-            f"^FO20,{72 + 60 * magnification}^A0N,22,22^FDSN {tag.serial}^FS"
+            f"^FO{quiet},{quiet}^BQN,2,{dots}^FD{level}A,{tag.uri}^FS"
+            f"^FO{quiet},{text_y}^A0N,22,22^FH_^FD{name}^FS"
+            f"^FO{quiet},{text_y + ZPL_LINE}^A0N,22,22^FH_^FDLOT {lot_text}^FS"
+            f"^FO{quiet},{text_y + 2 * ZPL_LINE}^A0N,22,22^FDSN {tag.serial}^FS"
             "^XZ\n"
         ).encode()
 
@@ -86,16 +133,26 @@ class _Sink(io.RawIOBase):
 
 
 def zip_images(
-    tags: Iterable[PrintedTag], *, image_format: ImageFormat = "png", size: int = 600
+    tags: Iterable[PrintedTag],
+    *,
+    image_format: ImageFormat = "png",
+    size: int = 600,
+    level: ErrorLevel = LABEL_LEVEL,
 ) -> Iterator[bytes]:
-    """A ZIP with one QR image per tag, `<serial>.png|svg`, written as it streams."""
+    """A ZIP with one QR image per tag, `<serial>.png|svg`, written as it streams.
+
+    A tag's `uri` is what the QR code holds (`qr_content`). Each image says its print size:
+    placed at 100 %, its modules are MIN_MODULE_MM wide, as on the PDF labels (a PNG `size`
+    pixels wide by its resolution, an SVG by a width in mm).
+    """
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
         for tag in tags:
             if image_format == "png":
-                data = render_png(tag.uri, size=size)
+                data = render_png(tag.uri, size=size, level=level, module_mm=MIN_MODULE_MM)
             else:
-                data = render_svg(tag.uri, size=size).encode("utf-8")
+                svg = render_svg(tag.uri, size=size, level=level, module_mm=MIN_MODULE_MM)
+                data = svg.encode("utf-8")
             archive.writestr(f"{tag.serial}.{image_format}", data)
             yield sink.take()
     yield sink.take()

@@ -10,6 +10,7 @@ copies correctly.
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
 import zlib
 from collections import deque
@@ -20,14 +21,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracetag.labels.font import FONT_NAME, SubsetFont, subset_font
-from tracetag.labels.qr import QUIET_ZONE, qr_modules
+from tracetag.labels.qr import (
+    LABEL_LEVEL,
+    MIN_MODULE_MM,
+    QUIET_ZONE,
+    ErrorLevel,
+    qr_modules,
+    version_of,
+)
 
 MM = 72 / 25.4
 
 
 @dataclass(frozen=True)
 class SheetLayout:
-    """Label sheet geometry in millimetres; the default is A4 with 3 × 7 labels of 63.5 × 38.1."""
+    """Label sheet geometry in millimetres; the default is A4 with 3 × 7 labels of 63.5 × 38.1.
+
+    The default QR code is 25 mm: a signed tag at `LABEL_LEVEL` is version 8 (49 modules) for a
+    base URL like https://truyxuat.example.vn, so modules of 0.51 mm, above MIN_MODULE_MM, and
+    it still leaves room on a 38.1 mm label for the quiet zone and three lines of text.
+    """
 
     page_width: float = 210.0
     page_height: float = 297.0
@@ -39,11 +52,20 @@ class SheetLayout:
     label_height: float = 38.1
     gap_x: float = 2.5
     gap_y: float = 0.0
-    qr_size: float = 22.0
+    qr_size: float = 25.0
     font_size: float = 6.5
+    qr_level: ErrorLevel = LABEL_LEVEL
+    # The field test's floor; only benchmarks/label_decode.py measures below it.
+    min_module: float = MIN_MODULE_MM
+
+    def needs(self, qr_size: float, modules: int) -> tuple[float, float]:
+        """Label width and height a QR code of qr_size mm, its quiet zone and the text need."""
+        with_quiet = qr_size * (1 + 2 * QUIET_ZONE / modules)
+        return with_quiet, with_quiet + 3 * self.font_size * 1.25 / MM
 
     def check(self, modules: int) -> None:
-        """Refuse a layout where labels leave the page or text would enter the quiet zone."""
+        """Refuse a layout where labels leave the page, text would enter the quiet zone, or the
+        QR code's modules (`modules` across) would be too small to scan (`min_module`)."""
         problems = []
         if self.columns < 1 or self.rows < 1:
             problems.append("columns and rows must be at least 1")
@@ -57,44 +79,60 @@ class SheetLayout:
             problems.append(
                 f"labels reach {bottom:.1f} mm, past the page height {self.page_height} mm"
             )
-        quiet = self.qr_size / modules * QUIET_ZONE
-        needed = self.qr_size + 2 * quiet + 3 * self.font_size * 1.25 / MM
-        if needed > self.label_height + 0.01:
+        wide, high = self.needs(self.qr_size, modules)
+        if high > self.label_height + 0.01:
             problems.append(
                 f"a {self.qr_size} mm QR code, its quiet zone and three lines of text need "
-                f"{needed:.1f} mm; the label is {self.label_height} mm high"
+                f"{high:.1f} mm; the label is {self.label_height} mm high"
             )
-        if self.qr_size + 2 * quiet > self.label_width + 0.01:
+        if wide > self.label_width + 0.01:
             problems.append("the QR code and its quiet zone are wider than the label")
-        if self.qr_size / modules < 0.25:
-            problems.append(
-                f"modules of {self.qr_size / modules:.2f} mm are too small to print and scan "
-                "reliably; make qr_size larger (at least 0.25 mm a module)"
-            )
+        if self.qr_size / modules < self.min_module - 1e-9:
+            problems.append(self._too_small(modules))
         if problems:
             raise ValueError("; ".join(problems))
+
+    def _too_small(self, modules: int) -> str:
+        """What to change when the QR code's modules are below `min_module`."""
+        size = math.ceil(round(modules * self.min_module * 10, 6)) / 10
+        text = (
+            f"these labels need a QR code of version {version_of(modules)} ({modules} × "
+            f"{modules} modules), and at qr_size {self.qr_size} mm its modules would be "
+            f"{self.qr_size / modules:.2f} mm, too small to scan reliably from a phone photo: "
+            f"make qr_size at least {size} mm ({self.min_module} mm a module)"
+        )
+        wide, high = self.needs(size, modules)
+        if high > self.label_height + 0.01 or wide > self.label_width + 0.01:
+            text += (
+                f", on labels at least {math.ceil(wide * 10) / 10} × {math.ceil(high * 10) / 10} mm"
+            )
+        return text
 
 
 @dataclass(frozen=True)
 class Label:
+    """One label: `uri` is the text its QR code holds (`qr_content` of the tag's link)."""
+
     uri: str
     lines: tuple[str, str, str]
 
 
-def qr_bits(uri: str) -> tuple[int, str]:
+def qr_bits(text: str, level: ErrorLevel = LABEL_LEVEL) -> tuple[int, str]:
     """Modules across, and the QR code as 1-bit rows (1 = white), hex: an inline image's data."""
-    modules = qr_modules(uri)
+    modules = qr_modules(text, level)
     return modules.shape[0], np.packbits(~modules, axis=1).tobytes().hex()
 
 
-def _qr_bits_chunk(uris: list[str]) -> list[tuple[int, str]]:
-    return [qr_bits(uri) for uri in uris]
+def _qr_bits_chunk(texts: list[str], level: ErrorLevel) -> list[tuple[int, str]]:
+    return [qr_bits(text, level) for text in texts]
 
 
 ENCODE_CHUNK = 256
 
 
-def _encoded(labels: Iterable[Label], workers: int) -> Iterator[tuple[Label, int, str]]:
+def _encoded(
+    labels: Iterable[Label], workers: int, level: ErrorLevel
+) -> Iterator[tuple[Label, int, str]]:
     """Labels with their QR bits, encoded in worker processes when there are several.
 
     QR encoding is nearly all of the work; at most 2 chunks per worker are in flight, so memory
@@ -102,7 +140,7 @@ def _encoded(labels: Iterable[Label], workers: int) -> Iterator[tuple[Label, int
     """
     if workers <= 1:
         for label in labels:
-            n, bits = qr_bits(label.uri)
+            n, bits = qr_bits(label.uri, level)
             yield label, n, bits
         return
     context = multiprocessing.get_context("spawn")  # no fork of a threaded server process
@@ -114,7 +152,8 @@ def _encoded(labels: Iterable[Label], workers: int) -> Iterator[tuple[Label, int
                 chunk = list(itertools.islice(iterator, ENCODE_CHUNK))
                 if not chunk:
                     break
-                pending.append((chunk, pool.submit(_qr_bits_chunk, [lb.uri for lb in chunk])))
+                texts = [label.uri for label in chunk]
+                pending.append((chunk, pool.submit(_qr_bits_chunk, texts, level)))
             if not pending:
                 return
             chunk, future = pending.popleft()
@@ -227,7 +266,7 @@ def label_sheets(
     line_height = size * 1.25
     qr = layout.qr_size * MM
     page_h = layout.page_height * MM
-    checked = False
+    checked = 0  # the largest module count checked against the layout
     ops: list[str] = []
 
     def flush() -> Iterator[bytes]:
@@ -244,10 +283,10 @@ def label_sheets(
         )
         ops.clear()
 
-    for index, (label, n, bits) in enumerate(_encoded(labels, workers)):
-        if not checked:
+    for index, (label, n, bits) in enumerate(_encoded(labels, workers, layout.qr_level)):
+        if n > checked:  # a longer link can need a larger version than the labels before it
             layout.check(n)
-            checked = True
+            checked = n
         slot = index % per_page
         if slot == 0 and ops:
             yield from flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracetag.batches.models import Batch
 from tracetag.errors import NotFound
 from tracetag.gs1 import tag_digital_link
-from tracetag.labels.exports import ImageFormat, csv_rows, zip_images, zpl_labels
+from tracetag.labels.exports import ImageFormat, check_zpl, csv_rows, zip_images, zpl_labels
 from tracetag.labels.pdf import Label, SheetLayout, label_sheets
-from tracetag.labels.qr import qr_modules
+from tracetag.labels.qr import LABEL_LEVEL, byte_mode_modules, qr_content, qr_modules
+from tracetag.signing.digsig import DIGSIG_LENGTH
 from tracetag.tags.models import TagIssuance
 from tracetag.tags.serials import ALPHABET, SERIAL_LENGTH
 from tracetag.tags.service import PrintedTag, find_published, iter_tags
@@ -44,14 +45,70 @@ def label_lines(product_name: str, lot: str, serial: str) -> tuple[str, str, str
     return (product_name, f"{LOT_CAPTION}: {lot}", f"{SERIAL_CAPTION}: {serial}")
 
 
-def sample_uri(issuance: TagIssuance, batch: Batch, base_url: str) -> str:
-    """A URI as long as this issuance's, for checking a layout before printing starts."""
-    digsig = "A" * 90 if issuance.signed else None
-    return tag_digital_link(base_url, batch.product.gtin, batch.lot, "0" * SERIAL_LENGTH, digsig)
+def sample_link(base_url: str, gtin14: str, lot: str, *, signed: bool) -> str:
+    """A tag link of this batch whose QR code is as large as the largest a real tag's can be,
+    for checking a layout before printing starts.
+
+    The serial is all letters (a real one may have runs of digits, which code shorter) and the
+    8030 value all lower case, coded in byte mode as a random base64url value is. (Before issue 7
+    the sample's 8030 was all `A`, which codes as alphanumerics: the check came out one version
+    smaller than the real labels.)
+    """
+    digsig = "a" * DIGSIG_LENGTH if signed else None
+    return tag_digital_link(base_url, gtin14, lot, "Z" * SERIAL_LENGTH, digsig)
 
 
-def check_layout(layout: SheetLayout, issuance: TagIssuance, batch: Batch, base_url: str) -> None:
-    layout.check(qr_modules(sample_uri(issuance, batch, base_url)).shape[0])
+def label_modules(issuance: TagIssuance, batch: Batch, base_url: str) -> int:
+    """Modules across the largest QR code of this issuance's labels."""
+    link = sample_link(base_url, batch.product.gtin, batch.lot, signed=issuance.signed)
+    return len(qr_modules(qr_content(link), LABEL_LEVEL))
+
+
+def zpl_modules(issuance: TagIssuance, batch: Batch, base_url: str) -> int:
+    """Modules across the largest QR code a printer may draw for this issuance's ZPL labels."""
+    link = sample_link(base_url, batch.product.gtin, batch.lot, signed=issuance.signed)
+    return byte_mode_modules(qr_content(link), LABEL_LEVEL)
+
+
+def check_export(
+    export_format: ExportFormat,
+    layout: SheetLayout,
+    issuance: TagIssuance,
+    batch: Batch,
+    base_url: str,
+) -> None:
+    """Refuse, with the reason, labels that would not print or scan; raises ValueError."""
+    if export_format == "pdf":
+        layout.check(label_modules(issuance, batch, base_url))
+    elif export_format == "zpl":
+        check_zpl(zpl_modules(issuance, batch, base_url))
+
+
+def _printed(tags: Iterable[PrintedTag]) -> Iterator[PrintedTag]:
+    """The tags with what their QR codes hold as `uri` (the CSV keeps the links themselves)."""
+    for tag in tags:
+        yield PrintedTag(serial=tag.serial, uri=qr_content(tag.uri))
+
+
+def pdf_labels(
+    tags: Iterable[PrintedTag],
+    *,
+    product_name: str,
+    lot: str,
+    layout: SheetLayout | None = None,
+    workers: int = 1,
+) -> Iterator[bytes]:
+    """The PDF label sheets of a run of tags of one batch."""
+    labels = (
+        Label(uri=t.uri, lines=label_lines(product_name, lot, t.serial)) for t in _printed(tags)
+    )
+    return label_sheets(
+        labels,
+        layout=layout or SheetLayout(),
+        characters=product_name + lot + LOT_CAPTION + SERIAL_CAPTION + ALPHABET,
+        title=f"{product_name} · {lot}",
+        workers=workers,
+    )
 
 
 def export(
@@ -80,16 +137,16 @@ def export(
         if export_format == "csv":
             yield from csv_rows(tags)
         elif export_format == "zpl":
-            yield from zpl_labels(tags, product_name=name, lot=lot)
+            modules = zpl_modules(issuance, batch, base_url)
+            yield from zpl_labels(_printed(tags), product_name=name, lot=lot, modules=modules)
         elif export_format == "zip":
-            yield from zip_images(tags, image_format=image_format, size=image_size)
+            yield from zip_images(_printed(tags), image_format=image_format, size=image_size)
         else:
-            labels = (Label(uri=t.uri, lines=label_lines(name, lot, t.serial)) for t in tags)
-            yield from label_sheets(
-                labels,
-                layout=layout or SheetLayout(),
-                characters=name + lot + LOT_CAPTION + SERIAL_CAPTION + ALPHABET,
-                title=f"{name} · {lot}",
+            yield from pdf_labels(
+                tags,
+                product_name=name,
+                lot=lot,
+                layout=layout,
                 # Worker processes pay for themselves only on long runs.
                 workers=workers if issuance.count >= PARALLEL_FROM else 1,
             )

@@ -15,12 +15,13 @@ from tracetag.labels.pdf import SheetLayout
 from tracetag.responses import API_ERRORS, errors
 from tracetag.tags import service
 from tracetag.tags.models import TagIssuance
-from tracetag.tags.printing import MEDIA_TYPES, ExportFormat, check_layout, export
+from tracetag.tags.printing import MEDIA_TYPES, ExportFormat, check_export, export
 from tracetag.tags.schemas import IssuanceOut, IssueTags
 
 router = APIRouter(prefix="/api/v1", tags=["tags"], responses=API_ERRORS)
 
 Mm = Annotated[float, Query(gt=0, le=1000)]
+DEFAULT = SheetLayout()  # the query's defaults are the layout's own
 
 
 def to_out(issuance: TagIssuance) -> IssuanceOut:
@@ -93,21 +94,25 @@ def download_labels(
     session: SessionDep,
     producer_id: ProducerIdDep,
     settings: SettingsDep,
-    page_width: Mm = 210.0,
-    page_height: Mm = 297.0,
-    columns: Annotated[int, Query(ge=1, le=20)] = 3,
-    rows: Annotated[int, Query(ge=1, le=40)] = 7,
-    margin_top: Annotated[float, Query(ge=0, le=500)] = 15.15,
-    margin_left: Annotated[float, Query(ge=0, le=500)] = 7.25,
-    label_width: Mm = 63.5,
-    label_height: Mm = 38.1,
-    gap_x: Annotated[float, Query(ge=0, le=100)] = 2.5,
-    gap_y: Annotated[float, Query(ge=0, le=100)] = 0.0,
-    qr_size: Mm = 22.0,
+    page_width: Mm = DEFAULT.page_width,
+    page_height: Mm = DEFAULT.page_height,
+    columns: Annotated[int, Query(ge=1, le=20)] = DEFAULT.columns,
+    rows: Annotated[int, Query(ge=1, le=40)] = DEFAULT.rows,
+    margin_top: Annotated[float, Query(ge=0, le=500)] = DEFAULT.margin_top,
+    margin_left: Annotated[float, Query(ge=0, le=500)] = DEFAULT.margin_left,
+    label_width: Mm = DEFAULT.label_width,
+    label_height: Mm = DEFAULT.label_height,
+    gap_x: Annotated[float, Query(ge=0, le=100)] = DEFAULT.gap_x,
+    gap_y: Annotated[float, Query(ge=0, le=100)] = DEFAULT.gap_y,
+    qr_size: Mm = DEFAULT.qr_size,
     image: ImageFormat = "png",
     image_size: Annotated[int, Query(ge=64, le=4000)] = 600,
 ) -> StreamingResponse:
-    """Labels of an issuance, streamed: PDF sheets (sizes in mm), CSV, ZPL, or a ZIP of images."""
+    """Labels of an issuance, streamed: PDF sheets (sizes in mm), CSV, ZPL, or a ZIP of images.
+
+    A PDF layout whose QR code would be too small to scan, or would not fit, is refused (422)
+    with the size it needs.
+    """
     issuance = service.get_issuance(session, producer_id=producer_id, issuance_id=issuance_id)
     batch = session.get(Batch, issuance.batch_id)
     assert batch is not None
@@ -124,11 +129,10 @@ def download_labels(
         gap_y=gap_y,
         qr_size=qr_size,
     )
-    if export_format == "pdf":
-        try:
-            check_layout(layout, issuance, batch, settings.public_base_url)
-        except ValueError as exc:
-            raise Invalid("layout", str(exc)) from exc
+    try:
+        check_export(export_format, layout, issuance, batch, settings.public_base_url)
+    except ValueError as exc:
+        raise Invalid("layout", str(exc)) from exc
     filename = f"tags-{issuance.id}.{export_format}"
     return StreamingResponse(
         export(
