@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,14 +12,9 @@ import httpx
 import pytest
 
 from tests.databases import backends, fresh_database
+from tests.servers import free_port, tracetag_serve
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tracetag(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -38,7 +31,7 @@ def _tracetag(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, dict[str, str], str]]:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     keys = tmp_path_factory.mktemp("e2e-keys")
     with fresh_database(request.param, migrate=False) as url:
@@ -58,29 +51,8 @@ def served(
             line.split()[-1] for line in demo.stdout.splitlines() if "demo batch page" in line
         )
         log_path = tmp_path_factory.mktemp("e2e-log") / "server.log"
-        log = log_path.open("wb")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "tracetag.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert server.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+        with tracetag_serve(env, port, log_path, ready="/healthz"):
             yield page_url, env, demo.stdout
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
-            log.close()
 
 
 def test_demo_page_is_served_with_a_valid_signature(

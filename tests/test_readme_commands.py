@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from typer.main import get_command
 
 from tests.databases import backends, fresh_database
+from tests.servers import free_port
 from tracetag.cli import app
 from tracetag.config import PROJECT_ROOT
 
@@ -81,12 +81,6 @@ def test_every_readme_command_exists_and_is_run_below() -> None:
     assert not unknown, f"the README shows commands the CLI does not have: {unknown}"
     assert {"serve", "db upgrade", "admin create-key", "verify"} <= mentioned  # the scan works
     assert mentioned <= COVERED, f"README commands this file does not run: {mentioned - COVERED}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Cli:

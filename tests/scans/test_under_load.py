@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.databases import backends, fresh_database
+from tests.servers import free_port, tracetag_serve
 from tracetag.db import make_engine, make_session_factory
 from tracetag.gs1 import tag_digital_link
 from tracetag.scans.models import Scan
@@ -37,12 +36,6 @@ class Server:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "tracetag.cli", *args],
@@ -57,7 +50,7 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 @pytest.fixture(params=backends())
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with fresh_database(request.param) as url:
         env = {
@@ -78,29 +71,8 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
         engine.dispose()
         paths = [tag_digital_link("", g, "ST25-2611-01", s, d) for g, s, d in rows]
         log = tmp_path / "server.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "tracetag.cli", "serve", "--port", str(port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
+        with tracetag_serve(env, port, log) as proc:
             yield Server(base, url, paths, proc, log)
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=60)
 
 
 def _stored(url: str) -> tuple[int, int]:

@@ -12,10 +12,6 @@ from __future__ import annotations
 import io
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
 from tests.databases import fresh_database
+from tests.servers import free_port, tracetag_serve
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCorrection
 from tracetag.batches.service import Issuer, correct_batch, recall_batch
@@ -79,12 +76,6 @@ class Site:
     base: str
     scenarios: dict[str, Scenario]
     log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _photo() -> bytes:
@@ -250,25 +241,5 @@ def serve_scenarios(keys_dir: Path, log: Path) -> Iterator[Site]:
         # The data first: a server starting beside a tag run would remove it as left by a crash.
         scenarios = _build(make_session_factory(engine), issuer, base)
         engine.dispose()
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "tracetag.cli", "serve", "--port", str(port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
+        with tracetag_serve(env, port, log):
             yield Site(base, scenarios, log)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)

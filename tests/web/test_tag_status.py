@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tracetag.i18n import translations
-from tracetag.scans.assess import TagCheck, TagReason, TagStatus
+from tracetag.scans.assess import TagCheck, TagStatus
+from tracetag.scans.models import TagReason
 from tracetag.web.pages import TAG_REASONS, Pages
 from tracetag.web.verdict import Headline, headline, tag_concerns
 

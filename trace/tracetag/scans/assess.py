@@ -7,18 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from tracetag.scans.label_check import DigsigVerifier, LabelCheck
+from tracetag.scans.label_check import LabelCheck
 from tracetag.scans.models import TagReason
 from tracetag.scans.recorder import ScanResult
-
-__all__ = [
-    "CopyThresholds",
-    "DigsigVerifier",
-    "TagCheck",
-    "TagReason",
-    "TagStatus",
-    "assess_tag",
-]
 
 
 class TagStatus(StrEnum):

@@ -269,13 +269,13 @@ class ScanRecorder:
             conn = session.connection()
             rows = conn.execute(_FIND_TAGS, {"keys": keys}).all()
             tags = {(row.gtin, row.serial): row for row in rows}
-            verdicts: list[tuple[ScanRequest, Any, TagReason | None]] = []
+            # Each request with its tag row (None: never issued) and why it is suspicious.
+            judged: list[tuple[ScanRequest, Any, TagReason | None]] = []
             for r in requests:
                 row = tags.get((r.gtin, r.serial))
-                if row is not None:
-                    verdicts.append(
-                        (r, row, suspicion(r, batch_id=row.batch_id, digsig=row.digsig))
-                    )
+                suspect = suspicion(r, batch_id=row.batch_id, digsig=row.digsig) if row else None
+                judged.append((r, row, suspect))
+            verdicts = [item for item in judged if item[1] is not None]
             per_tag = Counter(row.id for _, row, suspect in verdicts if suspect is None)
             if verdicts:
                 conn.execute(
@@ -313,15 +313,12 @@ class ScanRecorder:
                     clients[tag_id] += min(n, self._per_network)
             session.commit()
         seen: Counter[int] = Counter()
-        suspects = {id(r): suspect for r, _, suspect in verdicts}
         results: list[ScanResult | None] = []
-        for r in requests:
-            row = tags.get((r.gtin, r.serial))
+        for _, row, suspect in judged:
             if row is None:
                 results.append(None)
                 continue
             before, first = totals[row.id]
-            suspect = suspects[id(r)]
             results.append(
                 ScanResult(
                     tag_id=row.id,

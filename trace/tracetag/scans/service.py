@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,7 +38,7 @@ def suspicious_scans(
             id=scan.id,
             serial=tag_serial,
             scanned_at=scan.scanned_at,
-            reason=TagReason(scan.suspicious or TagReason.OTHER_LOT),  # never None here
+            reason=TagReason(cast(str, scan.suspicious)),  # the query keeps suspicious scans
             network=scan.network_hash,
             client=scan.client_hash,
             ua_family=scan.ua_family,

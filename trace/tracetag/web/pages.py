@@ -15,7 +15,8 @@ from markupsafe import Markup, escape
 
 from tracetag.config import PROJECT_ROOT
 from tracetag.i18n import LANGUAGES, N_, Formatter, translations
-from tracetag.scans.assess import TagCheck, TagReason
+from tracetag.scans.assess import TagCheck
+from tracetag.scans.models import TagReason
 from tracetag.web.verdict import Headline
 
 TEMPLATES_DIR = PROJECT_ROOT / "public_pages" / "templates"
@@ -68,7 +69,6 @@ class Pages:
         self.formatters = {lang: Formatter(lang) for lang in LANGUAGES}
         self._tag_templates: dict[tuple[Any, ...], str] = {}
         css = (STATIC_DIR / "style.css").read_bytes()
-        self.static_version = hashlib.sha256(css).hexdigest()[:10]
         # Inlined into every page's <head>: on a slow phone link a linked stylesheet costs a
         # second round trip before the first paint (issue 7). The file stays the one source and
         # /static/style.css still serves it; the Content-Security-Policy names this text's hash.
@@ -87,7 +87,6 @@ class Pages:
         return env.get_template(name).render(
             lang=lang,
             fmt=self.formatters[lang],
-            static_version=self.static_version,
             **context,
         )
 

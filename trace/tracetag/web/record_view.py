@@ -40,7 +40,6 @@ class Since:
 
     latest_version: int
     latest_issued_at: date
-    corrections: int
     recalled_on: date | None
 
 
@@ -198,8 +197,10 @@ def build_record_view(
         since = Since(
             latest_version=latest.version,
             latest_issued_at=latest.issued_at.date(),
-            corrections=latest.version - record.version,
-            recalled_on=_recalled_on(records, keyring, record.version),
+            # A recall is final, so only a recalled latest record has a recall to date.
+            recalled_on=_recalled_on(records, keyring, record.version)
+            if Headline.RECALLED in concerns
+            else None,
         )
     image = None
     sha = data["product"].get("image_sha256") if data else None

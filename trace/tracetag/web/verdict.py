@@ -101,14 +101,12 @@ _INDEX = re.compile(r"\[\d+\]")
 
 def field_labels(paths: Iterable[str]) -> list[str]:
     """Message ids naming the differing fields, each once, in page order."""
-    found: set[str] = set()
-    for path in paths:
-        parts = _INDEX.sub("", path).split(".")
-        label = OTHER_FIELD
-        for size in range(len(parts), 0, -1):
-            label = FIELD_LABELS.get(".".join(parts[:size]), label)
-            if ".".join(parts[:size]) in FIELD_LABELS:
-                break
-        found.add(label)
+    found = {_label(_INDEX.sub("", path).split(".")) for path in paths}
     order = [*dict.fromkeys(FIELD_LABELS.values()), OTHER_FIELD]
     return [label for label in order if label in found]
+
+
+def _label(parts: list[str]) -> str:
+    """The label of the longest known prefix of a dotted path."""
+    prefixes = (".".join(parts[:size]) for size in range(len(parts), 0, -1))
+    return next((FIELD_LABELS[p] for p in prefixes if p in FIELD_LABELS), OTHER_FIELD)
