@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from tracetag.i18n import translations
 from tracetag.scans.assess import TagCheck, TagStatus
 from tracetag.scans.models import TagReason
+from tracetag.web.gzip_template import gzip_member, joined
 from tracetag.web.pages import TAG_REASONS, Pages
 from tracetag.web.verdict import Headline, headline, tag_concerns
 
@@ -51,7 +53,8 @@ def test_cached_fragment_equals_direct_render(
             cached = pages.tag_status(
                 lang=lang, headline=verdict, tag=check, serial=serial, issuer_name="tracetag"
             )
-            assert cached == direct
+            assert joined(cached).decode("utf-8") == direct
+            assert gzip.decompress(gzip_member(cached)).decode("utf-8") == direct
 
 
 def test_every_reason_has_words_in_both_languages() -> None:

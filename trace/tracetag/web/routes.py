@@ -32,6 +32,7 @@ from tracetag.scans.fingerprint import client_hash, network_hash, ua_family
 from tracetag.scans.recorder import ScanRequest, ScanResult
 from tracetag.signing.jwk import jwks_document
 from tracetag.tags.serials import canonical_serial
+from tracetag.web.gzip_template import gzip_member, joined
 from tracetag.web.pages import Pages, switch_language_url
 from tracetag.web.record_view import load_record_view
 from tracetag.web.verdict import headline, tag_concerns
@@ -480,8 +481,14 @@ async def tag_page(
     )
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     lang_url = switch_language_url(query, "en" if lang == "vi" else "vi")
-    return HTMLResponse(
-        shell.fill(lang_url, body),
-        status_code=status_code,
-        headers={"Content-Language": lang, "Vary": "Accept, Accept-Language"},
-    )
+    response_headers = {"Content-Language": lang, "Vary": "Accept, Accept-Language"}
+    pieces = shell.pieces(lang_url, body)
+    if "gzip" in request.headers.get("accept-encoding", ""):  # GZipMiddleware's own test
+        # Gzipped here from text compressed once (web.gzip_template); GZipMiddleware passes a
+        # response that has a Content-Encoding, and adds this Vary only to its own.
+        response_headers["Content-Encoding"] = "gzip"
+        response_headers["Vary"] += ", Accept-Encoding"
+        content = gzip_member(pieces)
+    else:
+        content = joined(pieces)
+    return HTMLResponse(content, status_code=status_code, headers=response_headers)
