@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic import command
+from sqlalchemy import insert, select
 
 from tests.databases import alembic_config
+from tests.factories import make_batch, make_producer, make_product, make_tags
+from tracetag.batches.service import Issuer
+from tracetag.db import make_engine, make_session_factory
+from tracetag.scans.models import Scan, TagClient
 
 
 def test_models_match_migrations(database_url: str) -> None:
@@ -20,3 +27,57 @@ def test_downgrade_and_upgrade_again(database_url: str) -> None:
         command.downgrade(alembic_config(url), "base")
         command.upgrade(alembic_config(url), "head")
         command.check(alembic_config(url))
+
+
+def test_tag_clients_are_filled_from_genuine_scans(database_url: str, issuer: Issuer) -> None:
+    """0005 counts clients per row, and builds those rows from the scans already stored."""
+    from tests.databases import fresh_database
+
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with fresh_database(backend) as url:
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+        with factory() as session:
+            batch = make_batch(session, issuer, make_product(session, make_producer(session)))
+            session.commit()
+        _, (tag, other) = make_tags(factory, issuer, batch, 2)
+        command.downgrade(alembic_config(url), "0004")
+        early, late = datetime(2026, 11, 1, 8, tzinfo=UTC), datetime(2026, 11, 20, 9, tzinfo=UTC)
+        scans = [  # (tag, network, client, when, suspicious)
+            (tag.id, "n1", "c1", early, None),
+            (tag.id, "n1", "c1", late, None),
+            (tag.id, "n1", "c2", early, None),
+            (tag.id, "n2", "c3", late, "signature_mismatch"),  # a forged label: no client
+            (other.id, "n1", "c1", early, None),
+        ]
+        with engine.begin() as conn:  # the scans table as 0004 left it, which the model matches
+            conn.execute(
+                insert(Scan),
+                [
+                    {
+                        "tag_id": t,
+                        "network_hash": n,
+                        "client_hash": c,
+                        "scanned_at": w,
+                        "suspicious": s,
+                        "ua_family": "other",
+                    }
+                    for t, n, c, w, s in scans
+                ],
+            )
+        command.upgrade(alembic_config(url), "head")
+        with factory() as session:
+            rows = session.execute(
+                select(
+                    TagClient.tag_id,
+                    TagClient.network_hash,
+                    TagClient.client_hash,
+                    TagClient.last_seen_at,
+                ).order_by(TagClient.tag_id, TagClient.client_hash)
+            ).all()
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        (tag.id, "n1", "c1", late),
+        (tag.id, "n1", "c2", early),
+        (other.id, "n1", "c1", early),
+    ]

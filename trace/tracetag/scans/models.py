@@ -50,3 +50,20 @@ class Scan(Base):
     network_hash: Mapped[str] = mapped_column(String(32))
     ua_family: Mapped[str] = mapped_column(String(24))
     suspicious: Mapped[str | None] = mapped_column(String(24))
+
+
+class TagClient(Base):
+    """A client that scanned a tag with a genuine label, and when it last did.
+
+    Copy detection counts these rows, one per client, rather than the tag's scans: a label
+    scanned ten thousand times costs each new scan what its first one did (issue 7).
+    """
+
+    __tablename__ = "tag_clients"
+
+    tag_id: Mapped[int] = mapped_column(
+        ForeignKey("tags.id", ondelete="RESTRICT"), primary_key=True
+    )
+    network_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -23,13 +23,14 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.db import begin_write, utcnow
 from tracetag.errors import ServiceUnavailable
 from tracetag.scans.label_check import LabelCheck
-from tracetag.scans.models import Scan, TagReason
+from tracetag.scans.models import Scan, TagClient, TagReason
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
 
 log = logging.getLogger("tracetag.scans")
@@ -259,7 +260,7 @@ class ScanRecorder:
             _settle(future, error=error)
 
     def _store(self, requests: list[ScanRequest]) -> list[ScanResult | None]:
-        """One transaction for a whole batch: five statements, however many scans it holds."""
+        """One transaction for a whole batch: six statements, however many scans it holds."""
         now = utcnow()
         keys = list({(r.gtin, r.serial) for r in requests})
         with self._factory() as session:
@@ -297,6 +298,16 @@ class ScanRecorder:
                 increments = sorted(per_tag.items())
                 conn.execute(
                     _COUNT_SCANS, [{"tag_id": tag, "k": k, "now": now} for tag, k in increments]
+                )
+                seen_clients = sorted(
+                    {(row.id, r.network_hash, r.client_hash) for r, row, s in verdicts if s is None}
+                )
+                conn.execute(
+                    _SEEN_CLIENT[conn.dialect.name],
+                    [
+                        {"tag_id": t, "network_hash": n, "client_hash": c, "last_seen_at": now}
+                        for t, n, c in seen_clients
+                    ],
                 )
             ids = [row.id for row in rows]
             totals: dict[int, tuple[int, datetime | None]] = {}
@@ -337,6 +348,7 @@ class ScanRecorder:
 
 _tags = cast(Table, Tag.__table__)
 _scans = cast(Table, Scan.__table__)
+_clients = cast(Table, TagClient.__table__)
 _issuances = cast(Table, TagIssuance.__table__)
 # Only tags of published issuances exist for a scan: a run still being written is invisible.
 _FIND_TAGS = (
@@ -360,12 +372,24 @@ _COUNT_SCANS = (
 _TOTALS = select(_tags.c.id, _tags.c.scan_count, _tags.c.first_scanned_at).where(
     _tags.c.id.in_(bindparam("ids", expanding=True))
 )
-_CLIENTS = (
-    select(_scans.c.tag_id, _scans.c.network_hash, func.count(func.distinct(_scans.c.client_hash)))
-    .where(
-        _scans.c.tag_id.in_(bindparam("ids", expanding=True)),
-        _scans.c.scanned_at >= bindparam("since"),
-        _scans.c.suspicious.is_(None),
+
+
+def _client_seen(dialect: Any) -> Any:
+    """Upsert a client's row with the time of its latest genuine scan of the tag."""
+    stmt = dialect.insert(_clients)
+    return stmt.on_conflict_do_update(
+        index_elements=["tag_id", "network_hash", "client_hash"],
+        set_={"last_seen_at": stmt.excluded.last_seen_at},
     )
-    .group_by(_scans.c.tag_id, _scans.c.network_hash)
+
+
+# Both dialects say ON CONFLICT … DO UPDATE, each in its own SQLAlchemy construct.
+_SEEN_CLIENT = {"sqlite": _client_seen(sqlite), "postgresql": _client_seen(postgresql)}
+_CLIENTS = (
+    select(_clients.c.tag_id, _clients.c.network_hash, func.count())
+    .where(
+        _clients.c.tag_id.in_(bindparam("ids", expanding=True)),
+        _clients.c.last_seen_at >= bindparam("since"),
+    )
+    .group_by(_clients.c.tag_id, _clients.c.network_hash)
 )
