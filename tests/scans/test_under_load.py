@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,10 +86,14 @@ def _stored(url: str) -> tuple[int, int]:
 
 
 async def _load(
-    server: Server, *, per_client: int, stop: asyncio.Event | None = None
+    server: Server,
+    *,
+    per_client: int,
+    stop: asyncio.Event | None = None,
+    legit: Counter[int | str] | None = None,
 ) -> tuple[Counter[int | str], Counter[int | str]]:
     """64 clients scanning real tags while another sends a NUL-poisoned link every 20 ms."""
-    legit: Counter[int | str] = Counter()
+    legit = Counter() if legit is None else legit
     poison: Counter[int | str] = Counter()
     gtin_lot = server.paths[0].split("/21/")[0]
     done = asyncio.Event()
@@ -134,8 +139,12 @@ def test_poison_beside_64_clients_fails_no_scan_and_counts_stay_exact(server: Se
 def test_sigterm_under_load_loses_no_acknowledged_scan(server: Server) -> None:
     async def run() -> Counter[int | str]:
         stop = asyncio.Event()
-        load = asyncio.create_task(_load(server, per_client=400, stop=stop))
-        await asyncio.sleep(2.0)
+        legit: Counter[int | str] = Counter()
+        load = asyncio.create_task(_load(server, per_client=400, stop=stop, legit=legit))
+        # The signal comes once the load is real, however busy the machine is.
+        deadline = time.monotonic() + 30
+        while legit[200] < 200 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         server.proc.send_signal(signal.SIGTERM)
         await asyncio.sleep(3.0)
         stop.set()
