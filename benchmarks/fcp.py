@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.web.site import serve_scenarios
+from tests.web.site import PHONE, serve_scenarios
 
 from tracetag.signing.keys import generate_key
 
@@ -31,12 +31,6 @@ CPU_SLOWDOWN = 4
 PROFILE = "400 kbit/s each way, 400 ms RTT, CPU ×4, cache off"
 FCP_TARGET_MS = 1000.0
 PAGES = ("tag-genuine", "batch-verified")
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 360, "height": 740},
-    "device_scale_factor": 1,
-    "is_mobile": True,
-    "has_touch": True,
-}
 _FCP_SCRIPT = """() => new Promise(resolve => {
     const seen = performance.getEntriesByName('first-contentful-paint');
     if (seen.length) return resolve(seen[0].startTime);

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from PIL import Image, ImageDraw
@@ -40,6 +41,14 @@ from tracetag.tags.models import Tag
 COPY_MAX_SCANS = 20
 COPY_MAX_CLIENTS = 5
 UNKNOWN_GTIN = "08930000000019"  # a valid GTIN-14 that no product here has
+# A phone for the browser tests and the first-paint benchmark: 360×740 CSS pixels,
+# honouring the page's viewport meta.
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 360, "height": 740},
+    "device_scale_factor": 1,
+    "is_mobile": True,
+    "has_touch": True,
+}
 
 SCENARIOS = (
     "home",

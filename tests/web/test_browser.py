@@ -11,11 +11,10 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.web.site import SCENARIOS, Site
+from tests.web.site import PHONE, SCENARIOS, Site
 from tracetag.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -31,13 +30,6 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, sync_pl
 
 ARTIFACTS = Path(os.environ.get("TRACETAG_ARTIFACTS") or PROJECT_ROOT / "var" / "artifacts")
 LANGS = ("vi", "en")
-# A phone: 360×740 CSS pixels, honouring the page's viewport meta.
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 360, "height": 740},
-    "device_scale_factor": 1,
-    "is_mobile": True,
-    "has_touch": True,
-}
 HEADER_GREEN = "rgb(20, 83, 45)"  # .top's background in style.css
 
 
