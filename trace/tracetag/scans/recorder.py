@@ -260,7 +260,7 @@ class ScanRecorder:
             _settle(future, error=error)
 
     def _store(self, requests: list[ScanRequest]) -> list[ScanResult | None]:
-        """One transaction for a whole batch: six statements, however many scans it holds."""
+        """One transaction for a whole batch: five statements, however many scans it holds."""
         now = utcnow()
         keys = list({(r.gtin, r.serial) for r in requests})
         with self._factory() as session:
@@ -294,7 +294,6 @@ class ScanRecorder:
                     ],
                 )
             if per_tag:
-                # Sorted ids: every worker locks rows in the same order, so none deadlock.
                 increments = sorted(per_tag.items())
                 conn.execute(
                     _COUNT_SCANS, [{"tag_id": tag, "k": k, "now": now} for tag, k in increments]
@@ -310,13 +309,17 @@ class ScanRecorder:
                     ],
                 )
             ids = [row.id for row in rows]
-            totals: dict[int, tuple[int, datetime | None]] = {}
+            # Read under the rows' lock, which this transaction holds until it commits: exact
+            # even with other workers writing.
+            totals: dict[int, tuple[int, datetime | None]] = {
+                row.id: (
+                    row.scan_count,
+                    row.first_scanned_at or (now if row.id in per_tag else None),
+                )
+                for row in rows
+            }
             clients: Counter[int] = Counter()
             if ids:
-                # Read after our own update, inside the transaction that holds the rows:
-                # exact even with other workers writing.
-                for tag_id, count, first in conn.execute(_TOTALS, {"ids": ids}):
-                    totals[tag_id] = (count - per_tag.get(tag_id, 0), first)
                 since = now - self._window
                 # One network counts as at most `clients_per_network` clients: one machine
                 # with many User-Agents is not many people.
@@ -351,13 +354,26 @@ _scans = cast(Table, Scan.__table__)
 _clients = cast(Table, TagClient.__table__)
 _issuances = cast(Table, TagIssuance.__table__)
 # Only tags of published issuances exist for a scan: a run still being written is invisible.
+# The tags' rows are locked as they are read (FOR UPDATE OF tags on PostgreSQL; on SQLite the
+# writer's BEGIN IMMEDIATE holds the database), in id order so that no two workers deadlock;
+# their counts are then exact until the batch commits.
 _FIND_TAGS = (
-    select(_tags.c.id, _tags.c.gtin, _tags.c.serial, _tags.c.batch_id, _tags.c.digsig)
+    select(
+        _tags.c.id,
+        _tags.c.gtin,
+        _tags.c.serial,
+        _tags.c.batch_id,
+        _tags.c.digsig,
+        _tags.c.scan_count,
+        _tags.c.first_scanned_at,
+    )
     .join(_issuances, _issuances.c.id == _tags.c.issuance_id)
     .where(
         tuple_(_tags.c.gtin, _tags.c.serial).in_(bindparam("keys", expanding=True)),
         _issuances.c.state == IssuanceState.PUBLISHED.value,
     )
+    .order_by(_tags.c.id)
+    .with_for_update(of=_tags)
 )
 _INSERT_SCAN = insert(_scans)
 _COUNT_SCANS = (
@@ -368,9 +384,6 @@ _COUNT_SCANS = (
         first_scanned_at=func.coalesce(_tags.c.first_scanned_at, bindparam("now")),
         last_scanned_at=bindparam("now"),
     )
-)
-_TOTALS = select(_tags.c.id, _tags.c.scan_count, _tags.c.first_scanned_at).where(
-    _tags.c.id.in_(bindparam("ids", expanding=True))
 )
 
 
