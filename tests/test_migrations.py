@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 
-from tests.databases import alembic_config
+from tracetag.migrate import alembic_config
 
 
 def test_models_match_migrations(database_url: str) -> None:
@@ -20,3 +22,14 @@ def test_downgrade_and_upgrade_again(database_url: str) -> None:
         command.downgrade(alembic_config(url), "base")
         command.upgrade(alembic_config(url), "head")
         command.check(alembic_config(url))
+
+
+def test_the_alembic_command_in_the_repo_reads_the_migrations_tracetag_runs() -> None:
+    from alembic.config import Config
+
+    from tests import REPO_ROOT
+
+    repo = Config(str(REPO_ROOT / "alembic.ini")).get_main_option("script_location")
+    packaged = alembic_config("sqlite://").get_main_option("script_location")
+    assert repo is not None and packaged is not None
+    assert Path(repo).resolve() == Path(packaged).resolve() == REPO_ROOT / "migrations"
