@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests import REPO_ROOT
 from tests.web.site import SCENARIOS, Site
-from tracetag.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ if not IN_CI:  # in CI an import error fails the run, as it should
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, sync_playwright  # noqa: E402
 
-ARTIFACTS = Path(os.environ.get("TRACETAG_ARTIFACTS") or PROJECT_ROOT / "var" / "artifacts")
+ARTIFACTS = Path(os.environ.get("TRACETAG_ARTIFACTS") or REPO_ROOT / "var" / "artifacts")
 LANGS = ("vi", "en")
 # A phone: 360×740 CSS pixels, honouring the page's viewport meta.
 PHONE: dict[str, Any] = {
