@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint format bench fuzz i18n-extract clean
+.PHONY: run test lint format bench fuzz i18n-extract clean wheel
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tracetag needs Python 3.11 or newer")'
@@ -52,7 +52,13 @@ i18n-extract: $(VENV)/.installed-test
 	$(BIN)/pybabel update -i var/messages.pot -d trace/tracetag/locale --no-fuzzy-matching
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var build dist .pytest_cache .mypy_cache .ruff_cache
+
+# The wheel an operator installs (README: Installing from a wheel). build/ starts empty: setuptools
+# would otherwise pack a file since removed from the source.
+wheel:
+	rm -rf build dist
+	$(PYTHON) -m pip wheel --no-deps -q -w dist .
 
 # Benchmarks against same-run references; `make bench BENCH_ARGS=--quick` for a short run.
 bench: $(VENV)/.installed-test
