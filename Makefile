@@ -6,18 +6,18 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint format bench fuzz i18n-extract clean
+.PHONY: run test lint format bench fuzz i18n-extract clean wheel
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tracetag needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 
-# Stamps: reinstall only when pyproject.toml changes.
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+# Stamps: reinstall only when the build configuration changes.
+$(VENV)/.installed-run: pyproject.toml setup.py | $(BIN)/python
 	$(PIP) install -e .
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml setup.py | $(BIN)/python
 	$(PIP) install -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
@@ -30,8 +30,8 @@ run: $(VENV)/.installed-run
 	$(BIN)/tracetag serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check trace tests migrations benchmarks
-	$(BIN)/ruff format --check trace tests migrations benchmarks
+	$(BIN)/ruff check trace tests migrations public_pages benchmarks setup.py
+	$(BIN)/ruff format --check trace tests migrations public_pages benchmarks setup.py
 	$(BIN)/mypy
 
 test: lint
@@ -43,8 +43,8 @@ fuzz: $(VENV)/.installed-test
 	TRACETAG_SCHEMATHESIS_EXAMPLES=1000 $(BIN)/python -m pytest -p no:cacheprovider -q tests/test_schemathesis.py
 
 format: $(VENV)/.installed-test
-	$(BIN)/ruff check --fix trace tests migrations benchmarks
-	$(BIN)/ruff format trace tests migrations benchmarks
+	$(BIN)/ruff check --fix trace tests migrations public_pages benchmarks setup.py
+	$(BIN)/ruff format trace tests migrations public_pages benchmarks setup.py
 
 # Refresh the message catalogs after changing strings in templates or code.
 i18n-extract: $(VENV)/.installed-test
@@ -52,7 +52,13 @@ i18n-extract: $(VENV)/.installed-test
 	$(BIN)/pybabel update -i var/messages.pot -d trace/tracetag/locale --no-fuzzy-matching
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var build dist .pytest_cache .mypy_cache .ruff_cache
+
+# The wheel an operator installs (README: Installing from a wheel). build/ starts empty: setuptools
+# would otherwise pack a file since removed from the source.
+wheel:
+	rm -rf build dist
+	$(PYTHON) -m pip wheel --no-deps -q -w dist .
 
 # Benchmarks against same-run references; `make bench BENCH_ARGS=--quick` for a short run.
 bench: $(VENV)/.installed-test

@@ -12,7 +12,8 @@ from tracetag.db import make_engine
 from tracetag.models import Base
 
 config = context.config
-if config.config_file_name is not None and config.attributes.get("configure_logging", True):
+# Only the `alembic` command in the repo reads alembic.ini; tracetag configures Alembic in code.
+if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata

@@ -10,25 +10,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tracetag.config import PROJECT_ROOT
 from tracetag.db import make_engine
+from tracetag.migrate import alembic_config
 
 POSTGRES_ENV = "TRACETAG_TEST_POSTGRES_URL"
 
 
 def backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
-
-
-def alembic_config(url: str) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    config.attributes["configure_logging"] = False
-    return config
 
 
 def _pg_admin_url() -> str:

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,13 +22,21 @@ def free_port() -> int:
 
 @contextmanager
 def tracetag_serve(
-    env: dict[str, str], port: int, log: Path, *, ready: str = "/readyz", timeout: float = 30
+    env: dict[str, str],
+    port: int,
+    log: Path,
+    *,
+    ready: str = "/readyz",
+    timeout: float = 30,
+    tracetag: Sequence[str] = (sys.executable, "-m", "tracetag.cli"),
+    cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start the server, wait until `ready` answers 200, and stop it with SIGTERM afterwards."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tracetag.cli", "serve", "--port", str(port)],
+            [*tracetag, "serve", "--port", str(port)],
             env=env,
+            cwd=cwd,
             stdout=out,
             stderr=subprocess.STDOUT,
         )

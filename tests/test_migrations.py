@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from alembic import command
 from sqlalchemy import insert, select
 
-from tests.databases import alembic_config
 from tests.factories import make_batch, make_producer, make_product, make_tags
 from tracetag.batches.service import Issuer
 from tracetag.db import make_engine, make_session_factory
+from tracetag.migrate import alembic_config
 from tracetag.scans.models import Scan, TagClient
 
 
@@ -81,3 +82,14 @@ def test_tag_clients_are_filled_from_genuine_scans(database_url: str, issuer: Is
         (tag.id, "n1", "c2", early),
         (other.id, "n1", "c1", early),
     ]
+
+
+def test_the_alembic_command_in_the_repo_reads_the_migrations_tracetag_runs() -> None:
+    from alembic.config import Config
+
+    from tests import REPO_ROOT
+
+    repo = Config(str(REPO_ROOT / "alembic.ini")).get_main_option("script_location")
+    packaged = alembic_config("sqlite://").get_main_option("script_location")
+    assert repo is not None and packaged is not None
+    assert Path(repo).resolve() == Path(packaged).resolve() == REPO_ROOT / "migrations"

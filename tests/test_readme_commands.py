@@ -20,12 +20,12 @@ import httpx
 import pytest
 from typer.main import get_command
 
+from tests import REPO_ROOT
 from tests.databases import backends, fresh_database
 from tests.servers import free_port
 from tracetag.cli import app
-from tracetag.config import PROJECT_ROOT
 
-README = PROJECT_ROOT / "README.md"
+README = REPO_ROOT / "README.md"
 
 # What the end-to-end test below runs; the README may mention nothing else.
 COVERED = frozenset(

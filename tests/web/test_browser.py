@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import REPO_ROOT
 from tests.web.site import PHONE, SCENARIOS, Site
-from tracetag.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ if not IN_CI:  # in CI an import error fails the run, as it should
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, sync_playwright  # noqa: E402
 
-ARTIFACTS = Path(os.environ.get("TRACETAG_ARTIFACTS") or PROJECT_ROOT / "var" / "artifacts")
+ARTIFACTS = Path(os.environ.get("TRACETAG_ARTIFACTS") or REPO_ROOT / "var" / "artifacts")
 LANGS = ("vi", "en")
 HEADER_GREEN = "rgb(20, 83, 45)"  # .top's background in style.css
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 
-from tracetag.config import PROJECT_ROOT
+from tests import REPO_ROOT
 from tracetag.i18n import LANGUAGES, translations
 from tracetag.web.pages import Pages
 
@@ -28,7 +28,7 @@ def _extracted() -> set[str]:
     options = {"public_pages/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     found = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-        str(PROJECT_ROOT), method_map, options, keywords={"_": None, "N_": None}
+        str(REPO_ROOT), method_map, options, keywords={"_": None, "N_": None}
     ):
         found.add(message if isinstance(message, str) else message[0])
     return found
@@ -44,5 +44,5 @@ def test_vietnamese_catalog_translates_every_message() -> None:
 
 def test_catalog_files_exist_for_each_language() -> None:
     for lang in LANGUAGES:
-        path = Path(PROJECT_ROOT / "trace/tracetag/locale" / lang / "LC_MESSAGES/messages.po")
+        path = Path(REPO_ROOT / "trace/tracetag/locale" / lang / "LC_MESSAGES/messages.po")
         assert path.is_file()

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tracetag.scans.assess import CopyThresholds
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+def _in_data_dir(data: dict[str, Any], name: str, in_checkout: str) -> Path:
+    """data_dir/name; with no data dir (development only), in_checkout under the current dir."""
+    data_dir: Path | None = data.get("data_dir")
+    return data_dir / name if data_dir is not None else Path.cwd() / in_checkout
 
 
 class Settings(BaseSettings):
@@ -19,16 +23,24 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TRACETAG_", extra="ignore")
 
-    env: Literal["development", "production"] = "development"
+    # First: the defaults of database_url and keys_dir derive from it, and a default factory
+    # sees only the fields declared before it (had one of those failed, it would not run).
+    data_dir: Path | None = Field(
+        default=None,
+        description="Directory of the SQLite database and the signing keys (never the install).",
+    )
     database_url: str = Field(
-        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'tracetag.db'}",
+        default_factory=lambda data: (
+            f"sqlite:///{_in_data_dir(data, 'tracetag.db', 'var/tracetag.db')}"
+        ),
         description="SQLAlchemy URL; sqlite:///… or postgresql+psycopg://…",
     )
+    keys_dir: Path = Field(default_factory=lambda data: _in_data_dir(data, "keys", "keys"))
+    env: Literal["development", "production"] = "development"
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Origin that printed QR codes point to; no trailing slash.",
     )
-    keys_dir: Path = PROJECT_ROOT / "keys"
     key_passphrase: SecretStr | None = None
     signing_kid: str | None = Field(
         default=None, description="Key id to sign with; default: the newest key in keys_dir."
@@ -113,12 +125,30 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _empty_data_dir_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Absolute, so the database URL and the keys do not move with the current directory.
+        return value.absolute() if value is not None else None
+
     @field_validator("key_passphrase")
     @classmethod
     def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value():
             return None
         return value
+
+    @model_validator(mode="after")
+    def _data_dir_is_a_directory(self) -> Settings:
+        # Checked here, not on the field: the settings derived from it would add noise errors.
+        if self.data_dir is not None and self.data_dir.exists() and not self.data_dir.is_dir():
+            raise ValueError(f"TRACETAG_DATA_DIR={self.data_dir} is not a directory")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_values(self) -> Settings:
@@ -131,6 +161,11 @@ class Settings(BaseSettings):
                 problems.append("TRACETAG_PUBLIC_BASE_URL must be the public https origin")
             if self.key_passphrase is None:
                 problems.append("TRACETAG_KEY_PASSPHRASE must be set so the key is encrypted")
+            if self.data_dir is None and "keys_dir" not in self.model_fields_set:
+                problems.append(
+                    "TRACETAG_DATA_DIR must name the directory that holds the signing keys "
+                    "(or set TRACETAG_KEYS_DIR)"
+                )
             if problems:
                 raise ValueError("production settings: " + "; ".join(problems))
         return self

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from tracetag.cli import _common
-from tracetag.config import PROJECT_ROOT
 from tracetag.errors import KeyStoreError
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -48,16 +47,15 @@ def serve(
 def db_upgrade(revision: str = "head") -> None:
     """Apply the Alembic migrations to TRACETAG_DATABASE_URL."""
     from alembic import command
-    from alembic.config import Config
+
+    from tracetag.migrate import alembic_config
 
     settings = _common.settings()
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
-    command.upgrade(config, revision)
+    command.upgrade(alembic_config(settings.database_url), revision)
     typer.echo(f"database at {revision}")
 
 

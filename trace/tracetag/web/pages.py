@@ -14,15 +14,15 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from tracetag.config import PROJECT_ROOT
 from tracetag.i18n import LANGUAGES, N_, Formatter, translations
+from tracetag.resources import PUBLIC_PAGES, package_path
 from tracetag.scans.assess import TagCheck
 from tracetag.scans.models import TagReason
 from tracetag.web.gzip_template import Deflated, Piece
 from tracetag.web.verdict import Headline
 
-TEMPLATES_DIR = PROJECT_ROOT / "public_pages" / "templates"
-STATIC_DIR = PROJECT_ROOT / "public_pages" / "static"
+TEMPLATES_DIR = package_path(PUBLIC_PAGES) / "templates"
+STATIC_DIR = package_path(PUBLIC_PAGES) / "static"
 
 
 def switch_language_url(query: dict[str, str], lang: str) -> str:

@@ -1,0 +1,1 @@
+"""Templates and static files of the public pages; the wheel ships them as tracetag.public_pages."""
