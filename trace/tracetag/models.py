@@ -1,18 +1,22 @@
 """Every ORM model, imported in one place so the metadata (and Alembic) sees them all."""
 
 from tracetag.accounts.models import ApiKey
+from tracetag.audit.models import AuditEvent
 from tracetag.batches.models import Batch, SignedRecord
 from tracetag.db import Base
 from tracetag.health import ReadinessProbe
+from tracetag.identity.models import PasswordReset, User, UserSession
 from tracetag.producers.models import Producer
 from tracetag.products.models import Product, ProductImage
-from tracetag.scans.models import Scan
+from tracetag.scans.models import Scan, TagClient
 from tracetag.tags.models import Tag, TagIssuance
 
 __all__ = [
     "ApiKey",
+    "AuditEvent",
     "Base",
     "Batch",
+    "PasswordReset",
     "Producer",
     "Product",
     "ProductImage",
@@ -20,5 +24,8 @@ __all__ = [
     "Scan",
     "SignedRecord",
     "Tag",
+    "TagClient",
     "TagIssuance",
+    "User",
+    "UserSession",
 ]
