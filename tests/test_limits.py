@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests import factories
 from tests.conftest import BASE_URL
 from tracetag.batches.service import Issuer
-from tracetag.config import Settings
 from tracetag.gs1 import tag_digital_link
 from tracetag.ratelimit import RateLimiter, Rule, client_key
+from tracetag.settings import Settings
 
 
 @pytest.fixture

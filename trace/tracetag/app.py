@@ -26,7 +26,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tracetag import __version__
 from tracetag.batches.routes import router as batches_router
 from tracetag.batches.service import Issuer
-from tracetag.config import Settings
 from tracetag.db import make_engine, make_session_factory
 from tracetag.errors import (
     Conflict,
@@ -41,9 +40,11 @@ from tracetag.i18n import N_, gettext
 from tracetag.producers.routes import router as producers_router
 from tracetag.products.routes import router as products_router
 from tracetag.ratelimit import RateLimiter, Rule
+from tracetag.scans.assess import CopyThresholds
 from tracetag.scans.label_check import DigsigVerifier
 from tracetag.scans.recorder import ScanRecorder
 from tracetag.scans.routes import router as scans_router
+from tracetag.settings import Settings
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.routes import router as tags_router
 from tracetag.tags.service import cleanup_incomplete_issuances
@@ -311,6 +312,11 @@ def create_app(
         partial(load_record_view, session_factory, keyring), ttl=settings.record_view_ttl
     )
     app.state.digsig_verifier = DigsigVerifier(keyring.public)
+    app.state.copy_thresholds = CopyThresholds(
+        max_scans=settings.copy_max_scans,
+        max_clients=settings.copy_max_clients,
+        window_hours=settings.copy_window_hours,
+    )
     app.state.limiter = limiter
     app.state.rate_rules = {
         "scan": Rule.parse("scan", settings.rate_scan),

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from tracetag.config import Settings
 from tracetag.errors import KeyStoreError
+from tracetag.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

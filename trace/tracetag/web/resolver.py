@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.batches.models import Batch
 from tracetag.batches.record import producer_section, product_section
-from tracetag.config import Settings
 from tracetag.errors import TooManyRequests
 from tracetag.gs1 import (
     LinkPath,
@@ -45,6 +44,7 @@ from tracetag.gs1 import (
 from tracetag.i18n import CATEGORY_LABELS, N_, PRODUCER_KIND_LABELS, gettext
 from tracetag.products.models import Product, ProductImage
 from tracetag.ratelimit import client_key
+from tracetag.settings import Settings
 from tracetag.tags.service import find_tag
 from tracetag.web.pages import Pages
 from tracetag.web.record_view import RecordView

@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
 
 from tracetag.batches.models import SignedRecord
-from tracetag.config import Settings
 from tracetag.deps import KeyRingDep, PagesDep, SessionDep
 from tracetag.errors import NotFound, ServiceUnavailable, TooManyRequests
 from tracetag.gs1 import (
@@ -30,6 +29,7 @@ from tracetag.responses import ErrorOut
 from tracetag.scans.assess import TagStatus, assess_tag
 from tracetag.scans.fingerprint import client_hash, network_hash, ua_family
 from tracetag.scans.recorder import ScanRequest, ScanResult
+from tracetag.settings import Settings
 from tracetag.signing.jwk import jwks_document
 from tracetag.tags.serials import canonical_serial
 from tracetag.web.gzip_template import gzip_member, joined
@@ -452,7 +452,7 @@ async def tag_page(
     result = await _record_scan(request, scan)
     if result is None:
         await state.limiter.hit(guesses, client_key(ip))
-    check = assess_tag(result, label=label, thresholds=settings.copy_thresholds())
+    check = assess_tag(result, label=label, thresholds=state.copy_thresholds)
     status_code = 404 if check.status is TagStatus.UNKNOWN_SERIAL else 200
     concerns = tag_concerns(view.concerns, check)
     verdict = headline(concerns, tag=True)

@@ -1,4 +1,7 @@
-"""Settings, read once from the environment (prefix TRACETAG_) and validated."""
+"""Settings, read once from the environment (prefix TRACETAG_) and validated.
+
+It imports no code of the service's own: every room may read settings, and settings depend on none.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from tracetag.scans.assess import CopyThresholds
 
 
 def _in_data_dir(data: dict[str, Any], name: str, in_checkout: str) -> Path:
@@ -98,13 +99,6 @@ class Settings(BaseSettings):
     rate_api_unauthenticated: str = Field(
         default="60/minute", description="API requests without a valid key, per client."
     )
-
-    def copy_thresholds(self) -> CopyThresholds:
-        return CopyThresholds(
-            max_scans=self.copy_max_scans,
-            max_clients=self.copy_max_clients,
-            window_hours=self.copy_window_hours,
-        )
 
     @field_validator("rate_scan", "rate_unknown_serial", "rate_api", "rate_api_unauthenticated")
     @classmethod

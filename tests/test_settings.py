@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tracetag.config import Settings
+from tracetag.settings import Settings
 
 PRODUCTION = {
     "env": "production",
