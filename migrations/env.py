@@ -7,7 +7,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
-from tracetag.db import make_engine
+from tracetag.core.database import make_engine
 from tracetag.models import Base
 from tracetag.settings import Settings
 

@@ -10,8 +10,8 @@ from sqlalchemy import insert, select
 
 from tests.factories import make_batch, make_producer, make_product, make_tags
 from tracetag.batches.service import Issuer
-from tracetag.db import make_engine, make_session_factory
-from tracetag.migrate import alembic_config
+from tracetag.core.database import make_engine, make_session_factory
+from tracetag.core.migrate import alembic_config
 from tracetag.scans.models import Scan, TagClient
 
 

@@ -22,7 +22,7 @@ from tests.conftest import BASE_URL
 from tests.databases import backends, fresh_database
 from tracetag.app import create_app
 from tracetag.batches.service import Issuer
-from tracetag.db import make_engine, make_session_factory
+from tracetag.core.database import make_engine, make_session_factory
 from tracetag.gs1 import tag_digital_link
 from tracetag.scans.models import Scan
 from tracetag.settings import Settings

@@ -18,7 +18,7 @@ from tests.databases import backends, fresh_database
 from tests.tags.conftest import visible_tags
 from tracetag.app import create_app
 from tracetag.batches.service import Issuer, recall_batch
-from tracetag.db import make_engine, make_session_factory, utcnow
+from tracetag.core.database import make_engine, make_session_factory, utcnow
 from tracetag.errors import Conflict, Invalid, NotFound
 from tracetag.settings import Settings
 from tracetag.signing.keys import KeyRing

@@ -30,7 +30,7 @@ from tests.servers import free_port, tracetag_serve
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCorrection
 from tracetag.batches.service import Issuer, correct_batch, recall_batch
-from tracetag.db import make_engine, make_session_factory
+from tracetag.core.database import make_engine, make_session_factory
 from tracetag.gs1 import digital_link, tag_digital_link
 from tracetag.products.images import clean_image
 from tracetag.products.service import store_image

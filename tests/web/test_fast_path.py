@@ -161,7 +161,7 @@ def test_the_fast_path_is_taken(clients: tuple[TestClient, TestClient], links: A
 def test_errors_on_the_fast_path_go_through_the_app_handlers(
     clients: tuple[TestClient, TestClient], links: dict[str, Any]
 ) -> None:
-    from tracetag.ratelimit import Rule
+    from tracetag.web.ratelimit import Rule
 
     tag = f"/01/{links['gtin']}/10/L-1/21/{links['serial']}?8030={links['digsig']}"
     answers = []

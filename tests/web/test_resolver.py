@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests import factories
 from tests.conftest import BASE_URL
 from tracetag.batches.service import Issuer
-from tracetag.i18n import gettext
-from tracetag.ratelimit import Rule
+from tracetag.core.i18n import gettext
+from tracetag.web.ratelimit import Rule
 
 VOC = "https://gs1.org/voc/"
 LINKSET = "application/linkset+json"

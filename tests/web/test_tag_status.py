@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tracetag.i18n import translations
+from tracetag.core.i18n import translations
 from tracetag.scans.assess import TagCheck, TagStatus
 from tracetag.scans.models import TagReason
 from tracetag.web.gzip_template import gzip_member, joined

@@ -7,7 +7,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 
 from tests import REPO_ROOT
-from tracetag.i18n import LANGUAGES, translations
+from tracetag.core.i18n import LANGUAGES, translations
 from tracetag.web.pages import Pages
 
 

@@ -26,7 +26,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tracetag import __version__
 from tracetag.batches.routes import router as batches_router
 from tracetag.batches.service import Issuer
-from tracetag.db import make_engine, make_session_factory
+from tracetag.core.database import make_engine, make_session_factory
+from tracetag.core.health import database_takes_writes
+from tracetag.core.i18n import N_, gettext
 from tracetag.errors import (
     Conflict,
     Invalid,
@@ -35,11 +37,8 @@ from tracetag.errors import (
     TooManyRequests,
     TraceError,
 )
-from tracetag.health import database_takes_writes
-from tracetag.i18n import N_, gettext
 from tracetag.producers.routes import router as producers_router
 from tracetag.products.routes import router as products_router
-from tracetag.ratelimit import RateLimiter, Rule
 from tracetag.scans.assess import CopyThresholds
 from tracetag.scans.label_check import DigsigVerifier
 from tracetag.scans.recorder import ScanRecorder
@@ -51,6 +50,7 @@ from tracetag.tags.service import cleanup_incomplete_issuances
 from tracetag.web.fast_path import ScanFastPath
 from tracetag.web.guard import RequestGuard
 from tracetag.web.pages import STATIC_DIR, Pages
+from tracetag.web.ratelimit import RateLimiter, Rule
 from tracetag.web.record_view import load_record_view
 from tracetag.web.resolver import CORS_HEADERS, CORS_PREFIXES, Resolver
 from tracetag.web.resolver import router as resolver_router

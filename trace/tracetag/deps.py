@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tracetag.accounts.service import authenticate
 from tracetag.batches.service import Issuer
-from tracetag.db import begin_write
+from tracetag.core.database import begin_write
 from tracetag.settings import Settings
 from tracetag.signing.keys import KeyRing
 from tracetag.web.guard import UNAUTHORIZED, Caller

@@ -2,8 +2,8 @@
 
 from tracetag.accounts.models import ApiKey
 from tracetag.batches.models import Batch, SignedRecord
-from tracetag.db import Base
-from tracetag.health import ReadinessProbe
+from tracetag.core.database import Base
+from tracetag.core.health import ReadinessProbe
 from tracetag.producers.models import Producer
 from tracetag.products.models import Product, ProductImage
 from tracetag.scans.models import Scan

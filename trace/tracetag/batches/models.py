@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tracetag.db import Base, UTCDateTime, utcnow
+from tracetag.core.database import Base, UTCDateTime, utcnow
 from tracetag.products.models import Product
 
 

@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from tracetag.batches.models import Batch
-from tracetag.fields import LongText, Name, Text
+from tracetag.core.fields import LongText, Name, Text
 from tracetag.gs1 import validate_lot
 
 Lot = Annotated[

@@ -20,7 +20,7 @@ from tracetag.batches.record import (
     signed_payload,
 )
 from tracetag.batches.schemas import BatchCorrection, BatchCreate, Origin
-from tracetag.db import utcnow
+from tracetag.core.database import utcnow
 from tracetag.errors import Conflict, Invalid, NotFound, UnknownKey, VerificationError
 from tracetag.gs1 import normalize_gtin
 from tracetag.products.models import Product

@@ -30,7 +30,7 @@ def passphrase(settings: Settings) -> str | None:
 def session_factory(settings: Settings) -> sessionmaker[Session]:
     """A session factory for one command; every model is imported so all tables are known."""
     import tracetag.models  # noqa: F401  (registers every mapper before the first query)
-    from tracetag.db import make_engine, make_session_factory
+    from tracetag.core.database import make_engine, make_session_factory
 
     return make_session_factory(make_engine(settings.database_url))
 

@@ -48,7 +48,7 @@ def db_upgrade(revision: str = "head") -> None:
     """Apply the Alembic migrations to TRACETAG_DATABASE_URL."""
     from alembic import command
 
-    from tracetag.migrate import alembic_config
+    from tracetag.core.migrate import alembic_config
 
     settings = _common.settings()
     if settings.database_url.startswith("sqlite:///"):

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracetag.db import Base, UTCDateTime, utcnow
+from tracetag.core.database import Base, UTCDateTime, utcnow
 
 PRODUCER_KINDS = ("enterprise", "cooperative", "cooperative_group", "household")
 

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tracetag.fields import EMAIL_PATTERN, PHONE_PATTERN, Text
+from tracetag.core.fields import EMAIL_PATTERN, PHONE_PATTERN, Text
 from tracetag.producers.models import Producer
 
 ProducerKind = Literal["enterprise", "cooperative", "cooperative_group", "household"]

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from tracetag.fields import LongText, ShortText, Text
+from tracetag.core.fields import LongText, ShortText, Text
 from tracetag.gs1 import normalize_gtin
 from tracetag.products.categories import CategoryCode
 from tracetag.products.models import Product

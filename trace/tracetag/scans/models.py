@@ -6,8 +6,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracetag.db import Base, UTCDateTime
-from tracetag.tags.models import BigId
+from tracetag.core.database import Base, BigId, UTCDateTime
 
 
 class TagReason(StrEnum):

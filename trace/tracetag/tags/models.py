@@ -4,7 +4,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -14,10 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracetag.db import Base, UTCDateTime, utcnow
-
-# 64-bit ids on PostgreSQL; on SQLite an INTEGER PRIMARY KEY is the 64-bit rowid already.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+from tracetag.core.database import Base, BigId, UTCDateTime, utcnow
 
 
 class IssuanceState(StrEnum):

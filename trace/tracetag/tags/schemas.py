@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tracetag.fields import Text
+from tracetag.core.fields import Text
 from tracetag.tags.models import TagIssuance
 
 MAX_TAGS_PER_ISSUANCE = 1_000_000

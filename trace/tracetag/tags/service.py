@@ -35,7 +35,7 @@ from sqlalchemy.sql import ColumnElement
 
 from tracetag.batches.models import Batch
 from tracetag.batches.service import Issuer, get_batch
-from tracetag.db import begin_write, utcnow
+from tracetag.core.database import begin_write, utcnow
 from tracetag.errors import Conflict, Invalid, NotFound
 from tracetag.gs1 import tag_digital_link
 from tracetag.signing.digsig import TagSigner

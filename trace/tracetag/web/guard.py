@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracetag.accounts.service import authenticate
-from tracetag.ratelimit import RateLimiter, Rule, client_key
+from tracetag.web.ratelimit import RateLimiter, Rule, client_key
 
 IMAGE_UPLOAD = re.compile(r"^/api/v1/products/[^/]+/image$")
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around an image of the full size

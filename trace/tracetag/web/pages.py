@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from tracetag.i18n import LANGUAGES, N_, Formatter, translations
-from tracetag.resources import PUBLIC_PAGES, package_path
+from tracetag.core.i18n import LANGUAGES, N_, Formatter, translations
+from tracetag.core.resources import PUBLIC_PAGES, package_path
 from tracetag.scans.assess import TagCheck
 from tracetag.scans.models import TagReason
 from tracetag.web.gzip_template import Deflated, Piece

@@ -17,8 +17,8 @@ from tracetag.batches.service import (
     find_by_code,
     records_of,
 )
+from tracetag.core.i18n import CATEGORY_LABELS, N_, PRODUCER_KIND_LABELS, gettext
 from tracetag.errors import NotFound, VerificationError
-from tracetag.i18n import CATEGORY_LABELS, N_, PRODUCER_KIND_LABELS, gettext
 from tracetag.products.service import get_image
 from tracetag.signing.jws import verify_compact
 from tracetag.signing.keys import KeyRing

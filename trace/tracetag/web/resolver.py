@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.batches.models import Batch
 from tracetag.batches.record import producer_section, product_section
+from tracetag.core.i18n import CATEGORY_LABELS, N_, PRODUCER_KIND_LABELS, gettext
 from tracetag.errors import TooManyRequests
 from tracetag.gs1 import (
     LinkPath,
@@ -41,12 +42,11 @@ from tracetag.gs1 import (
     parse_link_path,
     tag_digital_link,
 )
-from tracetag.i18n import CATEGORY_LABELS, N_, PRODUCER_KIND_LABELS, gettext
 from tracetag.products.models import Product, ProductImage
-from tracetag.ratelimit import client_key
 from tracetag.settings import Settings
 from tracetag.tags.service import find_tag
 from tracetag.web.pages import Pages
+from tracetag.web.ratelimit import client_key
 from tracetag.web.record_view import RecordView
 from tracetag.web.routes import (
     DIGITAL_LINK_PARAMETERS,

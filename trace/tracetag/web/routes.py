@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
 
 from tracetag.batches.models import SignedRecord
+from tracetag.core.i18n import N_, gettext, negotiate
 from tracetag.deps import KeyRingDep, PagesDep, SessionDep
 from tracetag.errors import NotFound, ServiceUnavailable, TooManyRequests
 from tracetag.gs1 import (
@@ -22,9 +23,7 @@ from tracetag.gs1 import (
     normalize_gtin,
     parse_link_path,
 )
-from tracetag.i18n import N_, gettext, negotiate
 from tracetag.products.service import get_image
-from tracetag.ratelimit import client_key
 from tracetag.responses import ErrorOut
 from tracetag.scans.assess import TagStatus, assess_tag
 from tracetag.scans.fingerprint import client_hash, network_hash, ua_family
@@ -34,6 +33,7 @@ from tracetag.signing.jwk import jwks_document
 from tracetag.tags.serials import canonical_serial
 from tracetag.web.gzip_template import gzip_member, joined
 from tracetag.web.pages import Pages, switch_language_url
+from tracetag.web.ratelimit import client_key
 from tracetag.web.record_view import load_record_view
 from tracetag.web.verdict import headline, tag_concerns
 

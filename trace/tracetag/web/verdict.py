@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from enum import StrEnum
 
-from tracetag.i18n import N_
+from tracetag.core.i18n import N_
 from tracetag.scans.assess import TagCheck
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests import REPO_ROOT
-from tracetag.resources import MIGRATIONS, PUBLIC_PAGES, package_path
+from tracetag.core.resources import MIGRATIONS, PUBLIC_PAGES, package_path
 from tracetag.web.pages import STATIC_DIR, TEMPLATES_DIR
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Integer, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from tracetag.db import Base, UTCDateTime, begin_write, utcnow
+from tracetag.core.database import Base, UTCDateTime, begin_write, utcnow
 
 PROBE_ROW = 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.config import Config
 
-from tracetag.resources import MIGRATIONS, package_path
+from tracetag.core.resources import MIGRATIONS, package_path
 
 
 def alembic_config(database_url: str) -> Config:

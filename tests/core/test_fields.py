@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from tracetag.batches.schemas import BatchCorrection, BatchCreate, Recall
-from tracetag.fields import clean_text
+from tracetag.core.fields import clean_text
 from tracetag.models import Base
 from tracetag.producers.models import Producer
 from tracetag.producers.schemas import ProducerCreate

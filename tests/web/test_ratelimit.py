@@ -16,8 +16,8 @@ from tests import factories
 from tests.conftest import BASE_URL
 from tracetag.batches.service import Issuer
 from tracetag.gs1 import tag_digital_link
-from tracetag.ratelimit import RateLimiter, Rule, client_key
 from tracetag.settings import Settings
+from tracetag.web.ratelimit import RateLimiter, Rule, client_key
 
 
 @pytest.fixture
@@ -251,7 +251,7 @@ def _png() -> bytes:
 def test_expired_counters_are_swept_at_most_once_a_second(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tracetag.ratelimit import SweptMemoryStorage
+    from tracetag.web.ratelimit import SweptMemoryStorage
 
     sweeps = 0
     sweep = SweptMemoryStorage._MemoryStorage__expire_events  # type: ignore[attr-defined]
