@@ -377,7 +377,7 @@ def bench_scans(seconds: int, workers: int, access_log: bool, encoding: str) -> 
             env["TRACETAG_RATE_SCAN"] = "100000000/minute"
             cli(env, "tags", "issue", "1", "--count", "1000", "--key", "scan-bench")
             from tracetag.core.database import make_engine, make_session_factory
-            from tracetag.gs1 import tag_digital_link
+            from tracetag.gs1.digital_link import tag_digital_link
             from tracetag.tags.models import Tag
 
             engine = make_engine(env["TRACETAG_DATABASE_URL"])

@@ -13,7 +13,7 @@ from tracetag.accounts.service import create_key
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCreate
 from tracetag.batches.service import Issuer, create_batch
-from tracetag.gs1 import gtin_check_digit
+from tracetag.gs1.ai import gtin_check_digit
 from tracetag.producers.models import Producer
 from tracetag.producers.schemas import ProducerCreate
 from tracetag.producers.service import create_producer

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from tracetag.batches.service import Issuer, sign_version
-from tracetag.gs1 import digital_link
+from tracetag.gs1.digital_link import digital_link
 from tracetag.models import Base
 
 

@@ -118,8 +118,8 @@ def test_help_lists_the_commands() -> None:
 @pytest.fixture
 def tag_uri(issuer: Issuer) -> tuple[str, str]:
     """A signed tag's URI and its unsigned twin; signed here, not issued: the CLI never asks."""
-    from tracetag.gs1 import tag_digital_link
-    from tracetag.tags.serials import new_serial
+    from tracetag.gs1.digital_link import tag_digital_link
+    from tracetag.gs1.serials import new_serial
 
     gtin, lot, serial = "08935049500063", "L-2611-01", new_serial()
     keyring = issuer.keyring

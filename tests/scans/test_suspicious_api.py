@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
 from tracetag.batches.service import Issuer
-from tracetag.gs1 import tag_digital_link
+from tracetag.gs1.digital_link import tag_digital_link
 
 
 @pytest.fixture

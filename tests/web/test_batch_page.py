@@ -15,7 +15,7 @@ from tests.pages import has_green, headline, visible_text
 from tracetag.batches.models import Batch, SignedRecord
 from tracetag.batches.schemas import BatchCorrection
 from tracetag.batches.service import Issuer, correct_batch, recall_batch
-from tracetag.gs1 import digital_link
+from tracetag.gs1.digital_link import digital_link
 from tracetag.signing.jwk import b64url
 
 

@@ -13,7 +13,7 @@ from tests import factories
 from tracetag.app import COMPRESS_MIN_BYTES
 from tracetag.batches.models import Batch
 from tracetag.batches.service import Issuer
-from tracetag.gs1 import digital_link, tag_digital_link
+from tracetag.gs1.digital_link import digital_link, tag_digital_link
 
 GZIP = {"Accept-Encoding": "gzip"}
 IDENTITY = {"Accept-Encoding": "identity"}

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCreate, Origin, Stage
 from tracetag.batches.service import Issuer, create_batch
-from tracetag.gs1 import gtin_check_digit
+from tracetag.gs1.ai import gtin_check_digit
 from tracetag.producers.models import Producer
 from tracetag.producers.schemas import OcopRating, ProducerCreate
 from tracetag.producers.service import create_producer

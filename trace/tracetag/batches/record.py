@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from tracetag.batches.models import Batch
-from tracetag.gs1 import digital_link, element_string
+from tracetag.gs1.ai import element_string
+from tracetag.gs1.digital_link import digital_link
 from tracetag.producers.models import Producer
 from tracetag.products.categories import CATEGORY_NAMES_VI
 from tracetag.products.models import Product

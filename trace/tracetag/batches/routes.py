@@ -19,7 +19,7 @@ from tracetag.batches.schemas import (
     StageOut,
 )
 from tracetag.deps import IssuerDep, ProducerIdDep, ResourceId, SessionDep, SettingsDep
-from tracetag.gs1 import digital_link
+from tracetag.gs1.digital_link import digital_link
 from tracetag.labels.qr import ErrorLevel, render_png, render_svg
 from tracetag.responses import API_ERRORS, errors
 

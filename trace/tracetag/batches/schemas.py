@@ -17,7 +17,7 @@ from pydantic import (
 
 from tracetag.batches.models import Batch
 from tracetag.core.fields import LongText, Name, Text
-from tracetag.gs1 import validate_lot
+from tracetag.gs1.ai import validate_lot
 
 Lot = Annotated[
     str,

@@ -22,7 +22,7 @@ from tracetag.batches.record import (
 from tracetag.batches.schemas import BatchCorrection, BatchCreate, Origin
 from tracetag.core.database import utcnow
 from tracetag.errors import Conflict, Invalid, NotFound, UnknownKey, VerificationError
-from tracetag.gs1 import normalize_gtin
+from tracetag.gs1.ai import normalize_gtin
 from tracetag.products.models import Product
 from tracetag.signing.jws import canonical_json, sign_compact, verify_compact
 from tracetag.signing.keys import KeyRing

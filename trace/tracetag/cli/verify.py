@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import httpx
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from tracetag.gs1 import DigitalLink
+    from tracetag.gs1.digital_link import DigitalLink
     from tracetag.signing.verify import VerifiedRecord
 
 
@@ -103,7 +103,8 @@ def _verify_tag(link: DigitalLink, serial: str, jwks: Path | None) -> None:
 
 
 def _parse_link(url: str) -> DigitalLink:
-    from tracetag.gs1 import GS1Error, parse_digital_link
+    from tracetag.gs1.ai import GS1Error
+    from tracetag.gs1.digital_link import parse_digital_link
 
     try:
         return parse_digital_link(url)

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tracetag.core.fields import LongText, ShortText, Text
-from tracetag.gs1 import normalize_gtin
+from tracetag.gs1.ai import normalize_gtin
 from tracetag.products.categories import CategoryCode
 from tracetag.products.models import Product
 

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from tracetag.batches.service import get_batch
 from tracetag.deps import ProducerIdDep, ResourceId, SessionDep
 from tracetag.errors import NotFound
+from tracetag.gs1.serials import canonical_serial
 from tracetag.responses import API_ERRORS, errors
 from tracetag.scans.schemas import SuspiciousScanOut
 from tracetag.scans.service import suspicious_scans
 from tracetag.tags.models import Tag
-from tracetag.tags.serials import canonical_serial
 
 router = APIRouter(prefix="/api/v1/batches", tags=["producer"], responses=API_ERRORS)
 

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tracetag.batches.record import RECORD_TYPE
 from tracetag.errors import MalformedInput, RecordMismatch
-from tracetag.gs1 import GS1Error, parse_digital_link
+from tracetag.gs1.ai import GS1Error
+from tracetag.gs1.digital_link import parse_digital_link
 from tracetag.signing.jwk import keys_from_jwks
 from tracetag.signing.jws import RECORD_TYP, load_json, shown, verify_compact
 

@@ -37,10 +37,10 @@ from tracetag.batches.models import Batch
 from tracetag.batches.service import Issuer, get_batch
 from tracetag.core.database import begin_write, utcnow
 from tracetag.errors import Conflict, Invalid, NotFound
-from tracetag.gs1 import tag_digital_link
+from tracetag.gs1.digital_link import tag_digital_link
+from tracetag.gs1.serials import new_serial
 from tracetag.signing.digsig import TagSigner
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
-from tracetag.tags.serials import new_serial
 
 log = logging.getLogger("tracetag.tags")
 

@@ -1,7 +1,8 @@
 """The GS1-Conformant resolver: description file, linksets, link types, walk-up, HEAD and OPTIONS.
 
 GS1-Conformant Resolver Standard 1.1 (https://ref.gs1.org/standards/resolver/), the linkset format
-of RFC 9264 and the Link header of RFC 8288. The scan route (`routes.digital_link_page`) parses
+of RFC 9264 and the Link header of RFC 8288; what they say is built in gs1/linkset.py, and this
+module answers requests with it. The scan route (`routes.digital_link_page`) parses
 and checks the link, then hands this module whatever is not a plain page of a registered lot or
 tag: link-type requests, linksets, and the levels above a lot (walk-up, Resolver §2.5.9).
 
@@ -14,14 +15,12 @@ the URI as its own `gs1:defaultLink` (and `gs1:pip`); the description file says 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from typing import Any
-from urllib.parse import unquote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -33,14 +32,27 @@ from tracetag.batches.models import Batch
 from tracetag.batches.record import producer_section, product_section
 from tracetag.core.i18n import CATEGORY_LABELS, N_, PRODUCER_KIND_LABELS, gettext
 from tracetag.errors import TooManyRequests
-from tracetag.gs1 import (
+from tracetag.gs1.ai import element_string
+from tracetag.gs1.digital_link import (
     LinkPath,
     LinkPathError,
     digital_link,
-    element_string,
     encode_ai_value,
     parse_link_path,
     tag_digital_link,
+)
+from tracetag.gs1.linkset import (
+    LINKSET_CONTEXT,
+    LINKSET_TYPE,
+    LINKSET_VALUES,
+    Level,
+    Link,
+    choose,
+    description_file,
+    linkset_header,
+    passed_query,
+    requested_link_type,
+    with_query,
 )
 from tracetag.products.models import Product, ProductImage
 from tracetag.settings import Settings
@@ -60,19 +72,6 @@ from tracetag.web.routes import (
     wants_json,
 )
 
-GS1_VOC = "https://gs1.org/voc/"
-# The forms of a GS1 link type a request may use (Resolver §2.14): the CURIE and the vocabulary's
-# addresses, old and new.
-_GS1_PREFIXES = (
-    "gs1:",
-    "https://gs1.org/voc/",
-    "https://ref.gs1.org/voc/",
-    "https://www.gs1.org/voc/",
-    "http://gs1.org/voc/",
-)
-LINKSET_TYPE = "application/linkset+json"
-LINKSET_VALUES = ("linkset", "all")  # `all` is the name Resolver 1.0 deprecated; both work
-LINKSET_CONTEXT = "https://ref.gs1.org/standards/resolver/linkset-context"
 METHODS = "GET, HEAD, OPTIONS"
 LOTS_SHOWN = 100
 
@@ -83,13 +82,6 @@ CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", b"Link, Content-Language, Retry-After"),
 ]
-
-DEFAULT_LINK_POLICY = (
-    "The default link of every GS1 Digital Link URI is the URI itself: a request without "
-    "linkType is answered with the verification page, not redirected, because a redirect would "
-    "cost a consumer on a slow mobile network a full round trip. Linksets list the URI as its "
-    "own gs1:defaultLink; linkType=gs1:… redirects (307) to the other links."
-)
 
 _SYNTAX_MESSAGES = {
     "path": N_(
@@ -110,44 +102,6 @@ _SYNTAX_MESSAGES = {
     ),
 }
 _OTHER_SYNTAX_MESSAGE = N_("A part of this address is not valid.")
-
-
-@dataclass(frozen=True)
-class Link:
-    """One link of a linkset (RFC 9264 §4.2.3); `rel` is a GS1 link type without its prefix."""
-
-    rel: str
-    href: str
-    title: str
-    type: str | None = None
-    hreflang: tuple[str, ...] = ()
-
-    def target(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"href": self.href, "title": self.title}
-        if self.type:
-            out["type"] = self.type
-        if self.hreflang:
-            out["hreflang"] = list(self.hreflang)  # always an array (RFC 9264 §4.2.4.1)
-        return out
-
-
-@dataclass(frozen=True)
-class Level:
-    """The links of one registered entity: a product, a lot or a tag. The first is the default."""
-
-    anchor: str
-    links: tuple[Link, ...]
-
-    def context_object(self) -> dict[str, Any]:
-        # No `description` member: GS1's schema allows one, but RFC 9264 §4.2.2 would read it as
-        # a relation type whose value must be an array of targets.
-        out: dict[str, Any] = {"anchor": self.anchor}
-        for link in self.links:
-            out.setdefault(GS1_VOC + link.rel, []).append(link.target())
-        default = self.links[0]
-        # The default carries a title and nothing else (Resolver §2.5.8).
-        out[GS1_VOC + "defaultLink"] = [{"href": default.href, "title": default.title}]
-        return out
 
 
 @dataclass(frozen=True)
@@ -224,45 +178,6 @@ def _lot_of_tag(factory: sessionmaker[Session], gtin: str, serial: str) -> str |
         return session.scalar(select(Batch.lot).where(Batch.id == tag.batch_id))
 
 
-def requested_link_type(value: str) -> str:
-    """A linkType value as the GS1 link type it names, without prefix; "" when not one of GS1's."""
-    for prefix in _GS1_PREFIXES:
-        if value.startswith(prefix):
-            return value[len(prefix) :]
-    return value if value.isalpha() else ""
-
-
-def linkset_header(path: str) -> str:
-    """The Link header pointing to a Digital Link URI's linkset (RFC 9264 §6)."""
-    return f'<{path}?linkType=linkset>; rel="linkset"; type="{LINKSET_TYPE}"'
-
-
-def passed_query(query: str, *, drop: str = "linkType") -> str:
-    """The request's query string as sent, without `drop` (Resolver §2.12 passes the rest on)."""
-    kept = [p for p in query.split("&") if p and unquote(p.split("=", 1)[0]) != drop]
-    return "&".join(kept)
-
-
-def with_query(href: str, query: str) -> str:
-    """href with a query string added to its own, before any fragment."""
-    if not query:
-        return href
-    base, hash_mark, fragment = href.partition("#")
-    return base + ("&" if "?" in base else "?") + query + hash_mark + fragment
-
-
-def _media_types(accept: str) -> list[str]:
-    return [part.split(";", 1)[0].strip().lower() for part in accept.split(",") if part.strip()]
-
-
-def choose(links: Sequence[Link], *, accept: str, lang: str) -> Link:
-    """The best of several links of one type: by media type, then language (Resolver §2.6.3)."""
-    wanted = [t for t in _media_types(accept) if t != "*/*"]
-    by_type = [link for link in links if link.type in wanted] or list(links)
-    by_lang = [link for link in by_type if lang in link.hreflang]
-    return (by_lang or by_type)[0]
-
-
 class HeadResponse(Response):
     """The answer to HEAD: the GET answer's status and headers, without its body (RFC 9110 §9.3.2).
 
@@ -281,17 +196,7 @@ class Resolver:
 
     def __init__(self, settings: Settings) -> None:
         self.base = settings.public_base_url.rstrip("/")
-        document = {
-            "name": f"{settings.issuer_name} GS1 Digital Link resolver",
-            "resolverRoot": self.base,
-            "supportedPrimaryKeys": ["01"],
-            "supportedLinkType": [{"namespace": GS1_VOC, "prefix": "gs1:"}],
-            "linkTypeDefaultCanBeLinkset": False,
-            "jsonLdContextLocation": LINKSET_CONTEXT,
-            "contact": {"fn": settings.issuer_name},
-            "defaultLinkPolicy": DEFAULT_LINK_POLICY,
-        }
-        self.description = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+        self.description = description_file(self.base, settings.issuer_name)
 
     @staticmethod
     def asks_for_links(request: Request) -> bool:

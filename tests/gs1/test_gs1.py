@@ -8,15 +8,12 @@ from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracetag.gs1 import (
-    GS1Error,
+from tracetag.gs1.ai import GS1Error, gtin_check_digit, normalize_gtin, validate_lot
+from tracetag.gs1.digital_link import (
     LinkPathError,
     digital_link,
-    gtin_check_digit,
-    normalize_gtin,
     parse_digital_link,
     parse_link_path,
-    validate_lot,
 )
 
 
