@@ -109,8 +109,8 @@ def bench_issuance(count: int) -> None:
             for i in range(3):
                 reference = raw_sign_rate()
                 from tracetag.batches.models import Batch
-                from tracetag.batches.service import Issuer
                 from tracetag.core.database import make_engine, make_session_factory
+                from tracetag.signing.issuer import Issuer
                 from tracetag.signing.keys import KeyRing
                 from tracetag.tags.service import issue_tags
 

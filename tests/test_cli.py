@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
 from tests import factories
-from tracetag.batches.service import Issuer, latest_record
+from tracetag.batches.service import latest_record
 from tracetag.cli import app
 from tracetag.cli import verify as verify_cli
+from tracetag.formats.digsig import TagSigner
+from tracetag.formats.jwk import b64url, b64url_decode, jwks_document, thumbprint
+from tracetag.formats.jws import sign_compact
 from tracetag.labels.qr import qr_content
-from tracetag.signing.digsig import TagSigner
-from tracetag.signing.jwk import b64url, b64url_decode, jwks_document, thumbprint
-from tracetag.signing.jws import sign_compact
+from tracetag.signing.issuer import Issuer
 
 # Run the CLI with sockets disabled: proof that file verification needs no network.
 OFFLINE = (

@@ -26,7 +26,7 @@ from schemathesis.checks import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
-from tracetag.batches.service import Issuer
+from tracetag.signing.issuer import Issuer
 
 EXAMPLES = int(os.environ.get("TRACETAG_SCHEMATHESIS_EXAMPLES", "40"))
 CHECKS = [

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from tracetag.batches.models import Batch, SignedRecord
-from tracetag.signing.jws import parse_compact
+from tracetag.formats.jws import parse_compact
 
 
 def _create_product(client: TestClient, auth: factories.ProducerAuth, **kw: object) -> dict:

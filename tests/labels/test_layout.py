@@ -9,11 +9,11 @@ import pytest
 from typer.main import get_command
 
 from tracetag.cli import app
+from tracetag.formats.digsig import TagSigner
 from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.gs1.serials import new_serial
 from tracetag.labels.pdf import Label, SheetLayout, label_sheets
 from tracetag.labels.qr import LABEL_LEVEL, MIN_MODULE_MM, qr_content, qr_modules
-from tracetag.signing.digsig import TagSigner
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.printing import sample_link
 

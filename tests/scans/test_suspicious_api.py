@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
-from tracetag.batches.service import Issuer
 from tracetag.gs1.digital_link import tag_digital_link
+from tracetag.signing.issuer import Issuer
 
 
 @pytest.fixture

@@ -29,11 +29,12 @@ from tests.databases import fresh_database
 from tests.servers import free_port, tracetag_serve
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCorrection
-from tracetag.batches.service import Issuer, correct_batch, recall_batch
+from tracetag.batches.service import correct_batch, recall_batch
 from tracetag.core.database import make_engine, make_session_factory
 from tracetag.gs1.digital_link import digital_link, tag_digital_link
 from tracetag.products.images import clean_image
 from tracetag.products.service import store_image
+from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.models import Tag
 

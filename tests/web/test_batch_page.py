@@ -14,9 +14,10 @@ from tests import factories
 from tests.pages import has_green, headline, visible_text
 from tracetag.batches.models import Batch, SignedRecord
 from tracetag.batches.schemas import BatchCorrection
-from tracetag.batches.service import Issuer, correct_batch, recall_batch
+from tracetag.batches.service import correct_batch, recall_batch
+from tracetag.formats.jwk import b64url
 from tracetag.gs1.digital_link import digital_link
-from tracetag.signing.jwk import b64url
+from tracetag.signing.issuer import Issuer
 
 
 def _page_path(batch: Batch) -> str:

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests import factories
 from tests.conftest import BASE_URL
 from tracetag.app import create_app
-from tracetag.batches.service import Issuer
 from tracetag.scans.models import Scan
 from tracetag.settings import Settings
+from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.models import Tag
 

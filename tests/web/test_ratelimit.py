@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
 from tests.conftest import BASE_URL
-from tracetag.batches.service import Issuer
 from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.settings import Settings
+from tracetag.signing.issuer import Issuer
 from tracetag.web.ratelimit import RateLimiter, Rule, client_key
 
 

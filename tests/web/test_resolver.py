@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
 from tests.conftest import BASE_URL
-from tracetag.batches.service import Issuer
 from tracetag.core.i18n import gettext
+from tracetag.signing.issuer import Issuer
 from tracetag.web.ratelimit import Rule
 
 VOC = "https://gs1.org/voc/"

@@ -16,8 +16,9 @@ from tests.conftest import BASE_URL
 from tests.pages import has_green, headline, verdicts, visible_text
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCorrection
-from tracetag.batches.service import Issuer, correct_batch, recall_batch
+from tracetag.batches.service import correct_batch, recall_batch
 from tracetag.gs1.digital_link import digital_link, tag_digital_link
+from tracetag.signing.issuer import Issuer
 from tracetag.web.verdict import Headline, field_labels
 from tracetag.web.verdict import headline as worst
 

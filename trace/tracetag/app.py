@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tracetag import __version__
 from tracetag.batches.routes import router as batches_router
-from tracetag.batches.service import Issuer
 from tracetag.core.database import make_engine, make_session_factory
 from tracetag.core.health import database_takes_writes
 from tracetag.core.i18n import N_, gettext
@@ -44,6 +43,7 @@ from tracetag.scans.label_check import DigsigVerifier
 from tracetag.scans.recorder import ScanRecorder
 from tracetag.scans.routes import router as scans_router
 from tracetag.settings import Settings
+from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.routes import router as tags_router
 from tracetag.tags.service import cleanup_incomplete_issuances

@@ -10,9 +10,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from tracetag.accounts.service import authenticate
-from tracetag.batches.service import Issuer
 from tracetag.core.database import begin_write
 from tracetag.settings import Settings
+from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
 from tracetag.web.guard import UNAUTHORIZED, Caller
 from tracetag.web.pages import Pages

@@ -11,30 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracetag.batches.models import Batch, SignedRecord
-from tracetag.batches.record import (
-    CONTENT_SECTIONS,
-    RECORD_TYPE,
-    differences,
-    normalize_quantity,
-    record_content,
-    signed_payload,
-)
+from tracetag.batches.record import differences, normalize_quantity, record_content, signed_payload
 from tracetag.batches.schemas import BatchCorrection, BatchCreate, Origin
 from tracetag.core.database import utcnow
 from tracetag.errors import Conflict, Invalid, NotFound, UnknownKey, VerificationError
+from tracetag.formats.jcs import canonical_json
+from tracetag.formats.jws import sign_compact, verify_compact
+from tracetag.formats.record import CONTENT_SECTIONS, RECORD_TYPE
 from tracetag.gs1.ai import normalize_gtin
 from tracetag.products.models import Product
-from tracetag.signing.jws import canonical_json, sign_compact, verify_compact
+from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
-
-
-@dataclass(frozen=True)
-class Issuer:
-    """What signs records: the key ring and how the service names itself in them."""
-
-    keyring: KeyRing
-    name: str
-    base_url: str
 
 
 def record_hash(jws: str) -> str:

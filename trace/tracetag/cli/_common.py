@@ -12,7 +12,7 @@ from tracetag.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from tracetag.batches.service import Issuer
+    from tracetag.signing.issuer import Issuer
 
 
 def settings() -> Settings:
@@ -37,7 +37,7 @@ def session_factory(settings: Settings) -> sessionmaker[Session]:
 
 def issuer(settings: Settings) -> Issuer:
     """The signing side of the service, from the keys on disk; a clear exit when they fail."""
-    from tracetag.batches.service import Issuer
+    from tracetag.signing.issuer import Issuer
     from tracetag.signing.keys import KeyRing
 
     try:

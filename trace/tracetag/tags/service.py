@@ -34,12 +34,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
 
 from tracetag.batches.models import Batch
-from tracetag.batches.service import Issuer, get_batch
+from tracetag.batches.service import get_batch
 from tracetag.core.database import begin_write, utcnow
 from tracetag.errors import Conflict, Invalid, NotFound
+from tracetag.formats.digsig import TagSigner
 from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.gs1.serials import new_serial
-from tracetag.signing.digsig import TagSigner
+from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
 
 log = logging.getLogger("tracetag.tags")

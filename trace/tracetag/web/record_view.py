@@ -9,18 +9,13 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.batches.models import Batch, SignedRecord
-from tracetag.batches.record import CONTENT_SECTIONS, record_content
-from tracetag.batches.service import (
-    RecordReason,
-    Verdict,
-    check_record,
-    find_by_code,
-    records_of,
-)
+from tracetag.batches.record import record_content
+from tracetag.batches.service import RecordReason, Verdict, check_record, find_by_code, records_of
 from tracetag.core.i18n import CATEGORY_LABELS, N_, PRODUCER_KIND_LABELS, gettext
 from tracetag.errors import NotFound, VerificationError
+from tracetag.formats.jws import verify_compact
+from tracetag.formats.record import CONTENT_SECTIONS
 from tracetag.products.service import get_image
-from tracetag.signing.jws import verify_compact
 from tracetag.signing.keys import KeyRing
 from tracetag.web.verdict import Headline, field_labels, headline
 

@@ -16,6 +16,7 @@ from tracetag.batches.models import SignedRecord
 from tracetag.core.i18n import N_, gettext, negotiate
 from tracetag.deps import KeyRingDep, PagesDep, SessionDep
 from tracetag.errors import NotFound, ServiceUnavailable, TooManyRequests
+from tracetag.formats.jwk import jwks_document
 from tracetag.gs1.ai import GS1Error, normalize_gtin
 from tracetag.gs1.digital_link import LinkPathError, digital_link, parse_link_path
 from tracetag.gs1.serials import canonical_serial
@@ -25,7 +26,6 @@ from tracetag.scans.assess import TagStatus, assess_tag
 from tracetag.scans.fingerprint import client_hash, network_hash, ua_family
 from tracetag.scans.recorder import ScanRequest, ScanResult
 from tracetag.settings import Settings
-from tracetag.signing.jwk import jwks_document
 from tracetag.web.gzip_template import gzip_member, joined
 from tracetag.web.pages import Pages, switch_language_url
 from tracetag.web.ratelimit import client_key

@@ -14,10 +14,10 @@ from joserfc.jwk import KeySet, OKPKey
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tracetag.batches.service import Issuer
 from tracetag.errors import BadSignature, MalformedInput, UnknownKey
-from tracetag.signing.jwk import b64url, b64url_decode, jwks_document, keys_from_jwks, thumbprint
-from tracetag.signing.jws import sign_compact, verify_compact
+from tracetag.formats.jwk import b64url, b64url_decode, jwks_document, keys_from_jwks, thumbprint
+from tracetag.formats.jws import sign_compact, verify_compact
+from tracetag.signing.issuer import Issuer
 
 PAYLOAD = {"b": "Gạo ST25", "a": [1, 2.5, None], "price_vnd": 125000}
 

@@ -10,19 +10,14 @@ import json
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from tracetag.errors import BadSignature, MalformedInput, UnknownKey
-from tracetag.signing.jwk import b64url, b64url_decode, thumbprint
+from tracetag.formats.jcs import canonical_json
+from tracetag.formats.jwk import b64url, b64url_decode, thumbprint
 
 RECORD_TYP = "tracetag-record+jws"
-
-
-def canonical_json(value: Any) -> bytes:
-    """RFC 8785 (JCS) bytes of a JSON value."""
-    return rfc8785.dumps(value)
 
 
 def _no_constant(name: str) -> NoReturn:

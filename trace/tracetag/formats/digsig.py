@@ -14,7 +14,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from tracetag.errors import BadSignature, MalformedInput, UnknownKey
-from tracetag.signing.jwk import b64url, b64url_decode
+from tracetag.formats.jwk import b64url, b64url_decode
 
 KEY_REF_BYTES = 3
 DIGSIG_LENGTH = 90

@@ -6,8 +6,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tracetag.errors import BadSignature, MalformedInput, UnknownKey
-from tracetag.signing.digsig import DIGSIG_LENGTH, TagSigner, verify_digsig
-from tracetag.signing.jwk import jwks_document, keys_from_jwks, thumbprint
+from tracetag.formats.digsig import DIGSIG_LENGTH, TagSigner, verify_digsig
+from tracetag.formats.jwk import jwks_document, keys_from_jwks, thumbprint
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 TAG = {"gtin14": "08935049500063", "lot": "ST25-2611-01", "serial": "7KQ2M9XA4BC3D"}
