@@ -40,6 +40,7 @@ from tracetag.errors import Conflict, Invalid, NotFound
 from tracetag.formats.digsig import TagSigner
 from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.gs1.serials import new_serial
+from tracetag.labels.exports import PrintedTag
 from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
 
@@ -433,12 +434,6 @@ def get_issuance(session: Session, *, producer_id: int, issuance_id: int) -> Tag
     if issuance is None or issuance.producer_id != producer_id:
         raise NotFound("issuance not found")
     return issuance
-
-
-@dataclass(frozen=True)
-class PrintedTag:
-    serial: str
-    uri: str
 
 
 def iter_tags(
