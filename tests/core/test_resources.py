@@ -8,7 +8,7 @@ import pytest
 
 from tests import REPO_ROOT
 from tracetag.core.resources import MIGRATIONS, PUBLIC_PAGES, package_path
-from tracetag.web.pages import STATIC_DIR, TEMPLATES_DIR
+from tracetag.web.public.pages import STATIC_DIR, TEMPLATES_DIR
 
 
 def test_an_editable_install_serves_the_repo_s_top_level_folders() -> None:

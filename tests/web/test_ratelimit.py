@@ -115,7 +115,7 @@ def test_requests_without_a_key_are_limited(client: TestClient, app: FastAPI) ->
 
 def _guard(app: FastAPI) -> Any:
     """The RequestGuard instance in the app's middleware stack."""
-    from tracetag.web.guard import RequestGuard
+    from tracetag.api.guard import RequestGuard
 
     if app.middleware_stack is None:
         app.middleware_stack = app.build_middleware_stack()

@@ -8,7 +8,7 @@ from babel.messages.extract import extract_from_dir
 
 from tests import REPO_ROOT
 from tracetag.core.i18n import LANGUAGES, translations
-from tracetag.web.pages import Pages
+from tracetag.web.public.pages import Pages
 
 
 def test_every_template_loads_in_every_language() -> None:

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-
-class ErrorOut(BaseModel):
-    """Every error answer of the API but 422, whose detail lists the fields at fault."""
-
-    detail: str = Field(description="What went wrong, and what to do about it.")
-
+from tracetag.web.responses import ErrorOut
 
 _RETRY_AFTER = {
     "Retry-After": {

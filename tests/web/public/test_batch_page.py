@@ -198,7 +198,7 @@ def test_unknown_code_gets_a_plain_404_page(client: TestClient) -> None:
     r = client.get("/nothing-here")
     assert r.status_code == 404
     assert "text/html" in r.headers["content-type"]
-    # Links that are not GS1 Digital Links at all are syntax errors (tests/web/test_resolver.py).
+    # Links that are not GS1 Digital Links at all are syntax errors (see test_resolver.py).
     for path in ("/01/123/10/x", "/01/08930000000019/10/a/b/c", "/01/08930000000017/10/NOPE"):
         r = client.get(path)
         assert r.status_code == 400, path

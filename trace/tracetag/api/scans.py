@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
+from tracetag.api.deps import ProducerIdDep, ResourceId
+from tracetag.api.responses import API_ERRORS, errors
 from tracetag.batches.service import get_batch
-from tracetag.deps import ProducerIdDep, ResourceId, SessionDep
 from tracetag.errors import NotFound
 from tracetag.gs1.serials import canonical_serial
-from tracetag.responses import API_ERRORS, errors
 from tracetag.scans.schemas import SuspiciousScanOut
 from tracetag.scans.service import suspicious_scans
 from tracetag.tags.models import Tag
+from tracetag.web.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1/batches", tags=["producer"], responses=API_ERRORS)
 

@@ -18,8 +18,8 @@ from tracetag.core.i18n import LANGUAGES, N_, Formatter, translations
 from tracetag.core.resources import PUBLIC_PAGES, package_path
 from tracetag.scans.assess import TagCheck
 from tracetag.scans.models import TagReason
-from tracetag.web.gzip_template import Deflated, Piece
-from tracetag.web.verdict import Headline
+from tracetag.web.public.gzip_template import Deflated, Piece
+from tracetag.web.public.verdict import Headline
 
 TEMPLATES_DIR = package_path(PUBLIC_PAGES) / "templates"
 STATIC_DIR = package_path(PUBLIC_PAGES) / "static"

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
 
+from tracetag.api.deps import ProducerIdDep, ResourceId
+from tracetag.api.responses import API_ERRORS, errors
 from tracetag.batches import service
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import (
@@ -18,10 +20,9 @@ from tracetag.batches.schemas import (
     RecordVersionOut,
     StageOut,
 )
-from tracetag.deps import IssuerDep, ProducerIdDep, ResourceId, SessionDep, SettingsDep
 from tracetag.gs1.digital_link import digital_link
 from tracetag.labels.qr import ErrorLevel, render_png, render_svg
-from tracetag.responses import API_ERRORS, errors
+from tracetag.web.deps import IssuerDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1/batches", tags=["producer"], responses=API_ERRORS)
 

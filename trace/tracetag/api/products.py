@@ -6,13 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile, status
 
+from tracetag.api.deps import ProducerIdDep, ResourceId
+from tracetag.api.responses import API_ERRORS, errors
 from tracetag.batches.service import resign_product_batches
-from tracetag.deps import IssuerDep, ProducerIdDep, ResourceId, SessionDep, SettingsDep
 from tracetag.errors import Invalid
 from tracetag.products import service
 from tracetag.products.images import clean_image
 from tracetag.products.schemas import ProductCreate, ProductOut
-from tracetag.responses import API_ERRORS, errors
+from tracetag.web.deps import IssuerDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1/products", tags=["producer"], responses=API_ERRORS)
 

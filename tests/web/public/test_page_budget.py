@@ -7,7 +7,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from tests.web.site import SCENARIOS, Site
+from tests.web.public.site import SCENARIOS, Site
 
 BUDGET_BYTES = 15_000  # HTML plus stylesheets, uncompressed; images are not counted
 

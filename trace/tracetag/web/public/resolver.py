@@ -57,10 +57,9 @@ from tracetag.gs1.linkset import (
 from tracetag.products.models import Product, ProductImage
 from tracetag.settings import Settings
 from tracetag.tags.service import find_tag
-from tracetag.web.pages import Pages
-from tracetag.web.ratelimit import client_key
-from tracetag.web.record_view import RecordView
-from tracetag.web.routes import (
+from tracetag.web.public.pages import Pages
+from tracetag.web.public.record_view import RecordView
+from tracetag.web.public.routes import (
     DIGITAL_LINK_PARAMETERS,
     DIGITAL_LINK_RESPONSES,
     digital_link_page,
@@ -71,17 +70,10 @@ from tracetag.web.routes import (
     shown,
     wants_json,
 )
+from tracetag.web.ratelimit import client_key
 
 METHODS = "GET, HEAD, OPTIONS"
 LOTS_SHOWN = 100
-
-# CORS for everything public and read-only (Resolver §2.2): pages, linksets, the description
-# file, the JWKS and signed records. Never for /api/, where requests carry a producer's key.
-CORS_PREFIXES = ("/01/", "/.well-known/", "/records/")
-CORS_HEADERS = [
-    (b"access-control-allow-origin", b"*"),
-    (b"access-control-expose-headers", b"Link, Content-Language, Retry-After"),
-]
 
 _SYNTAX_MESSAGES = {
     "path": N_(

@@ -7,35 +7,43 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
 
 from tracetag.batches.models import SignedRecord
 from tracetag.core.i18n import N_, gettext, negotiate
-from tracetag.deps import KeyRingDep, PagesDep, SessionDep
 from tracetag.errors import NotFound, ServiceUnavailable, TooManyRequests
 from tracetag.formats.jwk import jwks_document
 from tracetag.gs1.ai import GS1Error, normalize_gtin
 from tracetag.gs1.digital_link import LinkPathError, digital_link, parse_link_path
 from tracetag.gs1.serials import canonical_serial
 from tracetag.products.service import get_image
-from tracetag.responses import ErrorOut
 from tracetag.scans.assess import TagStatus, assess_tag
 from tracetag.scans.fingerprint import client_hash, network_hash, ua_family
 from tracetag.scans.recorder import ScanRequest, ScanResult
 from tracetag.settings import Settings
-from tracetag.web.gzip_template import gzip_member, joined
-from tracetag.web.pages import Pages, switch_language_url
+from tracetag.web.deps import KeyRingDep, SessionDep
+from tracetag.web.public.gzip_template import gzip_member, joined
+from tracetag.web.public.pages import Pages, switch_language_url
+from tracetag.web.public.record_view import load_record_view
+from tracetag.web.public.verdict import headline, tag_concerns
 from tracetag.web.ratelimit import client_key
-from tracetag.web.record_view import load_record_view
-from tracetag.web.verdict import headline, tag_concerns
+from tracetag.web.responses import ErrorOut
 
 if TYPE_CHECKING:
-    from tracetag.web.resolver import Resolver
+    from tracetag.web.public.resolver import Resolver
 
 router = APIRouter()
+
+
+async def get_pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
+
+
+PagesDep = Annotated[Pages, Depends(get_pages)]
 
 Sha256Hex = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="SHA-256, lowercase hex")]
 

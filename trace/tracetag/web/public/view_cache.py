@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from fastapi.concurrency import run_in_threadpool
 
-from tracetag.web.record_view import RecordView
+from tracetag.web.public.record_view import RecordView
 
 Loader = Callable[[str, str], RecordView | None]
 

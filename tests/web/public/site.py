@@ -114,7 +114,9 @@ class _Pool:
     def take(self) -> Tag:
         tag = next(self.tags, None)
         if tag is None:
-            raise RuntimeError(f"the {self.name} tags are used up; issue more in tests/web/site.py")
+            raise RuntimeError(
+                f"the {self.name} tags are used up; issue more in tests/web/public/site.py"
+            )
         return tag
 
 

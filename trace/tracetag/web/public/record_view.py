@@ -17,7 +17,7 @@ from tracetag.formats.jws import verify_compact
 from tracetag.formats.record import CONTENT_SECTIONS
 from tracetag.products.service import get_image
 from tracetag.signing.keys import KeyRing
-from tracetag.web.verdict import Headline, field_labels, headline
+from tracetag.web.public.verdict import Headline, field_labels, headline
 
 RECORD_REASONS = {
     RecordReason.SIGNATURE_INVALID: N_("The digital signature of the record does not verify."),

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracetag.web.gzip_template import Deflated, Piece, gzip_member, joined
+from tracetag.web.public.gzip_template import Deflated, Piece, gzip_member, joined
 
 PAGE = "<p>Tem chính hãng: Mật ong hoa cà phê, 125.000 ₫</p>".encode() * 40
 

@@ -90,7 +90,7 @@ def _table(g: str, serial: str, digsig: str) -> list[tuple[str, str, dict[str, s
         f"/01/{g}/10/L-1/21/%1B%5B31m",
         f"/01/{g}/10/L-1/21/{'S' * 21}",
         f"/01/{g}/10/L-1/21/{serial}?version=abc",
-        # The resolver (tests/web/test_resolver.py): link types, linksets, walk-up, syntax.
+        # The resolver (tests/web/public/test_resolver.py): link types, linksets, walk-up, syntax.
         f"/01/{g}/10/L-1?linkType=linkset",
         f"/01/{g}/10/L-1?linkType=all&lang=en",
         f"/01/{g}/10/L-1?linkType=gs1:pip&foo=bar",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.site import Site, serve_scenarios
+from tests.web.public.site import Site, serve_scenarios
 
 
 @pytest.fixture(scope="session")

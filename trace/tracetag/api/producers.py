@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from tracetag.accounts.service import create_key
-from tracetag.deps import AdminDep, ProducerIdDep, ResourceId, SessionDep
+from tracetag.api.deps import AdminDep, ProducerIdDep, ResourceId
+from tracetag.api.responses import API_ERRORS, errors
 from tracetag.producers import service
 from tracetag.producers.schemas import ApiKeyOut, ProducerCreate, ProducerOut
-from tracetag.responses import API_ERRORS, errors
+from tracetag.web.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["admin"], responses=API_ERRORS)
 

@@ -10,9 +10,9 @@ import pytest
 from tracetag.core.i18n import translations
 from tracetag.scans.assess import TagCheck, TagStatus
 from tracetag.scans.models import TagReason
-from tracetag.web.gzip_template import gzip_member, joined
-from tracetag.web.pages import TAG_REASONS, Pages
-from tracetag.web.verdict import Headline, headline, tag_concerns
+from tracetag.web.public.gzip_template import gzip_member, joined
+from tracetag.web.public.pages import TAG_REASONS, Pages
+from tracetag.web.public.verdict import Headline, headline, tag_concerns
 
 FIRST = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
 S, R, H = TagStatus, TagReason, Headline

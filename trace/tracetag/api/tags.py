@@ -7,16 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from tracetag.api.deps import ProducerIdDep, ResourceId
+from tracetag.api.responses import API_ERRORS, errors
 from tracetag.batches.models import Batch
-from tracetag.deps import IssuerDep, ProducerIdDep, ResourceId, SessionDep, SettingsDep
 from tracetag.errors import Invalid
 from tracetag.labels.exports import ImageFormat
 from tracetag.labels.pdf import SheetLayout
-from tracetag.responses import API_ERRORS, errors
 from tracetag.tags import service
 from tracetag.tags.models import TagIssuance
 from tracetag.tags.printing import MEDIA_TYPES, ExportFormat, check_export, export
 from tracetag.tags.schemas import IssuanceOut, IssueTags
+from tracetag.web.deps import IssuerDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["tags"], responses=API_ERRORS)
 

@@ -8,7 +8,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tracetag.web.pages import STATIC_DIR
+from tracetag.web.public.pages import STATIC_DIR
 
 
 def test_pages_inline_the_stylesheet_and_the_csp_allows_exactly_it(client: TestClient) -> None:

@@ -19,8 +19,8 @@ from tracetag.batches.schemas import BatchCorrection
 from tracetag.batches.service import correct_batch, recall_batch
 from tracetag.gs1.digital_link import digital_link, tag_digital_link
 from tracetag.signing.issuer import Issuer
-from tracetag.web.verdict import Headline, field_labels
-from tracetag.web.verdict import headline as worst
+from tracetag.web.public.verdict import Headline, field_labels
+from tracetag.web.public.verdict import headline as worst
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests import REPO_ROOT
-from tests.web.site import PHONE, SCENARIOS, Site
+from tests.web.public.site import PHONE, SCENARIOS, Site
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ Every scan is a request, so the per-request framework work (matching over every 
 the dependency machinery) is a large share of a scan's cost. This middleware takes the GET
 requests whose path the Digital Link route itself matches and calls that route's handler,
 wrapped in the app's own exception handlers (as Starlette's ExceptionMiddleware wraps routes),
-so both ways answer byte for byte the same; tests/web/test_fast_path.py holds them to it.
+so both ways answer byte for byte the same; tests/web/public/test_fast_path.py holds them to it.
 Anything else goes through the app as usual.
 """
 
@@ -18,7 +18,7 @@ from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tracetag.web.routes import digital_link_page, router
+from tracetag.web.public.routes import digital_link_page, router
 
 
 def _handlers(app: FastAPI) -> tuple[dict[Any, Any], dict[int, Any]]:
