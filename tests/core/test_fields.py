@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from tracetag.batches.schemas import BatchCorrection, BatchCreate, Recall
-from tracetag.core.fields import clean_text
+from tracetag.core.fields import ValuesOf, clean_text
 from tracetag.models import Base
 from tracetag.producers.models import Producer
 from tracetag.producers.schemas import ProducerCreate
@@ -67,6 +67,8 @@ def _text_fields(model: type[BaseModel], data: dict[str, Any], prefix: Path = ()
     """Paths of every string field in `model`, walking into nested models and lists."""
     found: list[Path] = []
     for name, info in model.model_fields.items():
+        if any(isinstance(rule, ValuesOf) for rule in info.metadata):
+            continue  # one of an enum's values: a choice, not free text
         kind = _bare(info.annotation)
         path: Path = (*prefix, name)
         if get_origin(kind) is list:

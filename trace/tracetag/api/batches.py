@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from tracetag.batches.schemas import (
     StageOut,
 )
 from tracetag.gs1.digital_link import digital_link
+from tracetag.labels.exports import ImageFormat
 from tracetag.labels.qr import ErrorLevel, render_png, render_svg
 from tracetag.web.deps import IssuerDep, SessionDep, SettingsDep
 
@@ -150,7 +151,7 @@ QR_MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 )
 def batch_qr(
     batch_id: ResourceId,
-    image_format: Literal["png", "svg"],
+    image_format: ImageFormat,
     session: SessionDep,
     producer_id: ProducerIdDep,
     settings: SettingsDep,

@@ -15,7 +15,13 @@ from tracetag.labels.exports import ImageFormat
 from tracetag.labels.pdf import SheetLayout
 from tracetag.tags import service
 from tracetag.tags.models import TagIssuance
-from tracetag.tags.printing import MEDIA_TYPES, ExportFormat, check_export, export
+from tracetag.tags.printing import (
+    EXPORT_FORMATS,
+    MEDIA_TYPES,
+    ExportFormat,
+    check_export,
+    export,
+)
 from tracetag.tags.schemas import IssuanceOut, IssueTags
 from tracetag.web.deps import IssuerDep, SessionDep, SettingsDep
 
@@ -35,7 +41,7 @@ def to_out(issuance: TagIssuance) -> IssuanceOut:
         kid=issuance.kid,
         idempotency_key=issuance.idempotency_key,
         created_at=issuance.created_at,
-        exports={fmt: f"{base}.{fmt}" for fmt in ("pdf", "csv", "zpl", "zip")},
+        exports={fmt: f"{base}.{fmt}" for fmt in EXPORT_FORMATS},
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
@@ -15,8 +15,8 @@ from pydantic import (
     model_validator,
 )
 
-from tracetag.batches.models import Batch
-from tracetag.core.fields import LongText, Name, Text
+from tracetag.batches.models import Batch, BatchStatus
+from tracetag.core.fields import LongText, Name, Text, ValuesOf
 from tracetag.gs1.ai import validate_lot
 
 Lot = Annotated[
@@ -167,7 +167,7 @@ class BatchOut(BaseModel):
     price_vnd: int
     origin: OriginOut
     stages: list[StageOut]
-    status: Literal["active", "recalled"]
+    status: Annotated[str, ValuesOf(BatchStatus)]
     recall_reason: str | None
     digital_link: str
     current_version: int

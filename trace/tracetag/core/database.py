@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +45,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # 64-bit ids on PostgreSQL; on SQLite an INTEGER PRIMARY KEY is the 64-bit rowid already.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def one_of(values: Iterable[str]) -> str:
+    """A CHECK constraint's list of allowed values, from the enum that declares them: 'a', 'b'."""
+    return ", ".join(f"'{value}'" for value in values)
 
 
 def utcnow() -> datetime:

@@ -13,11 +13,12 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any
 
 import annotated_types
-from pydantic import BeforeValidator, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import BeforeValidator, GetCoreSchemaHandler, StringConstraints
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from sqlalchemy import String
 from sqlalchemy.orm import QueryableAttribute
 
@@ -144,3 +145,23 @@ LongText = Annotated[str, Text(LONG_TEXT_MAX, min_length=0, multiline=True)]
 
 PHONE_PATTERN = r"^\+?[0-9 .()-]{6,30}$"
 EMAIL_PATTERN = r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}$"
+
+
+@dataclass(frozen=True)
+class ValuesOf:
+    """Text that is one of a StrEnum's values: `Annotated[str, ValuesOf(ProducerKind)]`.
+
+    Decision (issue 8): each fixed set of values is a StrEnum, declared once. The API shows it,
+    as it did when it was a Literal type, as the inline list of its values, and refuses any other
+    value with the literal's message, so the OpenAPI document and every 422 stay the same; the
+    validated value is the enum's member. (Annotated with the enum itself, FastAPI would also list
+    the enum among the document's schemas.)
+    """
+
+    enum: type[StrEnum]
+
+    def __get_pydantic_core_schema__(
+        self, _source: type[str], _handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        values = core_schema.literal_schema([member.value for member in self.enum])
+        return core_schema.no_info_after_validator_function(self.enum, values)

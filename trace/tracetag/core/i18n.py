@@ -96,21 +96,5 @@ def N_(message: str) -> str:
     return message
 
 
-PRODUCER_KIND_LABELS = {
-    "enterprise": N_("Enterprise"),
-    "cooperative": N_("Cooperative (HTX)"),
-    "cooperative_group": N_("Cooperative group"),
-    "household": N_("Household business"),
-}
-CATEGORY_LABELS = {
-    "food": N_("Food"),
-    "beverage": N_("Beverages"),
-    "herbal": N_("Medicinal herbs and herbal products"),
-    "handicraft": N_("Handicrafts"),
-    "ornamental": N_("Ornamental plants and animals"),
-    "tourism": N_("Community tourism, eco-tourism and tourist sites"),
-}
-
-
 def gettext(lang: str, message: str) -> str:
     return translations(lang).gettext(message)

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tracetag.core.fields import EMAIL_PATTERN, PHONE_PATTERN, Text
-from tracetag.producers.models import Producer
+from tracetag.core.fields import EMAIL_PATTERN, PHONE_PATTERN, Text, ValuesOf
+from tracetag.producers.models import Producer, ProducerKind
 
-ProducerKind = Literal["enterprise", "cooperative", "cooperative_group", "household"]
 OCOP_VALIDITY_MONTHS = 36
 
 
@@ -54,7 +53,7 @@ class OcopRating(BaseModel):
 class ProducerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: ProducerKind
+    kind: Annotated[str, ValuesOf(ProducerKind)]
     name: Annotated[str, Text.for_column(Producer.name)]
     registration_code: Annotated[
         str,
@@ -83,7 +82,7 @@ class OcopOut(BaseModel):
 
 class ProducerOut(BaseModel):
     id: int
-    kind: ProducerKind
+    kind: Annotated[str, ValuesOf(ProducerKind)]
     name: str
     registration_code: str
     address_line: str

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from tracetag.core.fields import LongText, ShortText, Text
+from tracetag.core.fields import LongText, ShortText, Text, ValuesOf
 from tracetag.gs1.ai import normalize_gtin
-from tracetag.products.categories import CategoryCode
+from tracetag.products.categories import Category
 from tracetag.products.models import Product
 
 Gtin = Annotated[
@@ -23,7 +23,7 @@ class ProductCreate(BaseModel):
     name: Annotated[str, Text.for_column(Product.name)]
     brand: Annotated[str, Text.for_column(Product.brand)] | None = None
     gtin: Gtin
-    category: CategoryCode
+    category: Annotated[str, ValuesOf(Category)]
     characteristics: LongText = ""
     unit: Annotated[str, Text.for_column(Product.unit)]
     # Stored in a JSON column, which has no length of its own.

@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracetag.core.database import Base, BigId, UTCDateTime, utcnow
+from tracetag.core.database import Base, BigId, UTCDateTime, one_of, utcnow
 
 
 class IssuanceState(StrEnum):
@@ -29,7 +29,7 @@ class TagIssuance(Base):
     __tablename__ = "tag_issuances"
     __table_args__ = (
         UniqueConstraint("producer_id", "idempotency_key"),
-        CheckConstraint("state IN ('pending', 'published')", name="state"),
+        CheckConstraint(f"state IN ({one_of(IssuanceState)})", name="state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

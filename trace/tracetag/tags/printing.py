@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Literal
+from typing import Literal, get_args
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +26,7 @@ from tracetag.tags.models import TagIssuance
 from tracetag.tags.service import find_published, iter_tags
 
 ExportFormat = Literal["pdf", "csv", "zpl", "zip"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
 MEDIA_TYPES = {
     "pdf": "application/pdf",
     "csv": "text/csv; charset=utf-8",

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
 
-from tracetag.batches.models import Batch
+from tracetag.batches.models import Batch, BatchStatus
 from tracetag.batches.service import get_batch
 from tracetag.core.database import begin_write, utcnow
 from tracetag.errors import Conflict, Invalid, NotFound
@@ -176,7 +176,7 @@ def _start_run(
                 session, producer_id=producer_id, idempotency_key=idempotency_key
             )
             if existing is None:
-                if batch.status == "recalled":
+                if batch.status == BatchStatus.RECALLED:
                     raise Invalid(
                         "batch_id", "the batch is recalled; no new tags can be issued for it"
                     )
@@ -324,7 +324,7 @@ def _publish(
         begin_write(session)
         began = time.monotonic()
         # A recall that came while the run was written wins: a recalled batch gets no tags.
-        if session.scalar(select(Batch.status).where(Batch.id == batch_id)) == "recalled":
+        if session.scalar(select(Batch.status).where(Batch.id == batch_id)) == BatchStatus.RECALLED:
             raise Invalid("batch_id", "the batch was recalled while its tags were issued")
         published = session.execute(
             update(_ISSUANCES).where(_still_ours(run)).values(state=IssuanceState.PUBLISHED)

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -14,8 +14,10 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from tracetag.core.i18n import LANGUAGES, N_, Formatter, translations
+from tracetag.core.i18n import LANGUAGES, N_, Formatter, gettext, translations
 from tracetag.core.resources import PUBLIC_PAGES, package_path
+from tracetag.producers.models import ProducerKind
+from tracetag.products.categories import Category
 from tracetag.scans.assess import TagCheck
 from tracetag.scans.models import TagReason
 from tracetag.web.public.gzip_template import Deflated, Piece
@@ -43,6 +45,35 @@ TAG_REASONS = {
     ),
     TagReason.SIGNATURE_MISMATCH: N_("The digital signature on the label does not match this tag."),
 }
+
+
+PRODUCER_KIND_LABELS = {
+    ProducerKind.ENTERPRISE: N_("Enterprise"),
+    ProducerKind.COOPERATIVE: N_("Cooperative (HTX)"),
+    ProducerKind.COOPERATIVE_GROUP: N_("Cooperative group"),
+    ProducerKind.HOUSEHOLD: N_("Household business"),
+}
+# In Vietnamese, a page shows the name the record holds (products/categories.py).
+CATEGORY_LABELS = {
+    Category.FOOD: N_("Food"),
+    Category.BEVERAGE: N_("Beverages"),
+    Category.HERBAL: N_("Medicinal herbs and herbal products"),
+    Category.HANDICRAFT: N_("Handicrafts"),
+    Category.ORNAMENTAL: N_("Ornamental plants and animals"),
+    Category.TOURISM: N_("Community tourism, eco-tourism and tourist sites"),
+}
+
+
+def section_labels(lang: str, product: dict[str, Any], producer: dict[str, Any]) -> dict[str, Any]:
+    """A page's words for a product and its producer, as a record or the product page has them."""
+    ocop = producer.get("ocop")
+    return {
+        "category_label": product["category_name"]
+        if lang == "vi"
+        else gettext(lang, CATEGORY_LABELS[product["category"]]),
+        "kind_label": gettext(lang, PRODUCER_KIND_LABELS[producer["kind"]]),
+        "ocop_valid": bool(ocop and date.fromisoformat(ocop["expires_on"]) >= date.today()),
+    }
 
 
 def _place(parts: dict[str, Any]) -> str:

@@ -8,15 +8,23 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracetag.batches.models import Batch, SignedRecord
+from tracetag.batches.models import Batch, BatchStatus, SignedRecord
 from tracetag.batches.record import record_content
-from tracetag.batches.service import RecordReason, Verdict, check_record, find_by_code, records_of
-from tracetag.core.i18n import CATEGORY_LABELS, N_, PRODUCER_KIND_LABELS, gettext
+from tracetag.batches.service import (
+    RecordReason,
+    RecordStatus,
+    Verdict,
+    check_record,
+    find_by_code,
+    records_of,
+)
+from tracetag.core.i18n import N_, gettext
 from tracetag.errors import NotFound, VerificationError
 from tracetag.formats.jws import verify_compact
 from tracetag.formats.record import CONTENT_SECTIONS
 from tracetag.products.service import get_image
 from tracetag.signing.keys import KeyRing
+from tracetag.web.public.pages import section_labels
 from tracetag.web.public.verdict import Headline, field_labels, headline
 
 RECORD_REASONS = {
@@ -92,7 +100,7 @@ class RecordView:
         """Template variables for the record part of a page."""
         data = self.data
         lang_q = "" if lang == "vi" else f"&lang={lang}"
-        bad = self.verdict if self.verdict.status != "valid" else self.latest_verdict
+        bad = self.verdict if self.verdict.status != RecordStatus.VALID else self.latest_verdict
         context: dict[str, Any] = {
             "data": data,
             "lot": self.lot,
@@ -119,16 +127,7 @@ class RecordView:
             ],
         }
         if data is not None:
-            producer = data["producer"]
-            ocop = producer.get("ocop")
-            category = data["product"]["category"]
-            context.update(
-                category_label=data["product"]["category_name"]
-                if lang == "vi"
-                else gettext(lang, CATEGORY_LABELS[category]),
-                kind_label=gettext(lang, PRODUCER_KIND_LABELS[producer["kind"]]),
-                ocop_valid=bool(ocop and date.fromisoformat(ocop["expires_on"]) >= date.today()),
-            )
+            context.update(section_labels(lang, data["product"], data["producer"]))
         return context
 
 
@@ -146,7 +145,10 @@ def _recalled_on(records: list[SignedRecord], keyring: KeyRing, after: int) -> d
             payload = verify_compact(record.jws, keyring.public).payload
         except VerificationError:
             continue
-        if isinstance(payload, dict) and _signed_batch(payload).get("status") == "recalled":
+        if (
+            isinstance(payload, dict)
+            and _signed_batch(payload).get("status") == BatchStatus.RECALLED
+        ):
             return record.issued_at.date()
     return None
 
@@ -172,16 +174,16 @@ def build_record_view(
         else check_record(session, batch=batch, record=latest, keyring=keyring, current=True)
     )
     data: dict[str, Any] | None = None
-    if verdict.status == "valid":
+    if verdict.status == RecordStatus.VALID:
         data = record_content(batch) if current else verdict.payload
     elif verdict.payload is not None:  # rows differ: show what was signed, never the rows
         data = {key: verdict.payload.get(key) for key in CONTENT_SECTIONS}
 
     concerns: list[Headline] = []
-    if verdict.status != "valid" or latest_verdict.status != "valid":
+    if verdict.status != RecordStatus.VALID or latest_verdict.status != RecordStatus.VALID:
         concerns.append(Headline.TAMPERED)
     signed_latest = _signed_batch(latest_verdict.payload)
-    if signed_latest.get("status") == "recalled":
+    if signed_latest.get("status") == BatchStatus.RECALLED:
         concerns.append(Headline.RECALLED)
     expiry = _date(signed_latest.get("expiry_date"))
     if expiry is not None and expiry < date.today():

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import date
 from functools import partial
 from typing import Any
 
@@ -30,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.batches.models import Batch
 from tracetag.batches.record import producer_section, product_section
-from tracetag.core.i18n import CATEGORY_LABELS, N_, PRODUCER_KIND_LABELS, gettext
+from tracetag.core.i18n import N_, gettext
 from tracetag.errors import TooManyRequests
 from tracetag.gs1.ai import element_string
 from tracetag.gs1.digital_link import (
@@ -57,7 +56,7 @@ from tracetag.gs1.linkset import (
 from tracetag.products.models import Product, ProductImage
 from tracetag.settings import Settings
 from tracetag.tags.service import find_tag
-from tracetag.web.public.pages import Pages
+from tracetag.web.public.pages import Pages, section_labels
 from tracetag.web.public.record_view import RecordView
 from tracetag.web.public.routes import (
     DIGITAL_LINK_PARAMETERS,
@@ -491,24 +490,17 @@ class Resolver:
             return JSONResponse(body, status_code=status_code, headers=headers)
         lang = page_lang(request)
         pages: Pages = request.app.state.pages
-        producer = product.producer
-        ocop = producer["ocop"]
-        category = product.product["category"]
         response: HTMLResponse = render_page(
             request,
             pages,
             "product.html",
             status_code=status_code,
             product=product.product,
-            producer=producer,
             lots=lots,
             lot_count=product.lot_count,
             notice=notice,
-            category_label=product.product["category_name"]
-            if lang == "vi"
-            else gettext(lang, CATEGORY_LABELS[category]),
-            kind_label=gettext(lang, PRODUCER_KIND_LABELS[producer["kind"]]),
-            ocop_valid=bool(ocop and date.fromisoformat(ocop["expires_on"]) >= date.today()),
+            producer=product.producer,
+            **section_labels(lang, product.product, product.producer),
             image_url=f"/media/{product.image[0]}" if product.image else None,
             image_w=product.image[1] if product.image else 0,
             image_h=product.image[2] if product.image else 0,
