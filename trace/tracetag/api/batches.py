@@ -15,10 +15,7 @@ from tracetag.batches.schemas import (
     BatchCorrection,
     BatchCreate,
     BatchOut,
-    OriginOut,
     Recall,
-    RecordVersionOut,
-    StageOut,
 )
 from tracetag.gs1.digital_link import digital_link
 from tracetag.labels.exports import ImageFormat
@@ -32,44 +29,7 @@ QrLevel = Annotated[ErrorLevel, Query(description="Error correction: L, M, Q or 
 
 
 def to_out(session: Session, batch: Batch, base_url: str) -> BatchOut:
-    records = service.records_of(session, batch.id)
-    return BatchOut(
-        id=batch.id,
-        product_id=batch.product_id,
-        gtin=batch.product.gtin,
-        lot=batch.lot,
-        quantity=batch.quantity,
-        quantity_unit=batch.quantity_unit,
-        production_date=batch.production_date,
-        expiry_date=batch.expiry_date,
-        price_vnd=batch.price_vnd,
-        # Output models: stored rows are shown as they are, never refused by today's input rules.
-        origin=OriginOut(
-            area=batch.origin_area,
-            commune=batch.origin_commune,
-            district=batch.origin_district,
-            province=batch.origin_province,
-            lat=batch.origin_lat,
-            lng=batch.origin_lng,
-        ),
-        stages=[StageOut.model_validate(s) for s in batch.stages],
-        status=batch.status,
-        recall_reason=batch.recall_reason,
-        digital_link=digital_link(base_url, batch.product.gtin, batch.lot),
-        current_version=records[-1].version,
-        records=[
-            RecordVersionOut(
-                version=r.version,
-                record_hash=r.record_hash,
-                prev_hash=r.prev_hash,
-                kid=r.kid,
-                issued_at=r.issued_at,
-                note=r.note,
-                jws=r.jws,
-            )
-            for r in records
-        ],
-    )
+    return BatchOut.of(batch, service.records_of(session, batch.id), base_url)
 
 
 @router.post(

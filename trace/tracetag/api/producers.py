@@ -23,12 +23,12 @@ router = APIRouter(prefix="/api/v1", tags=["admin"], responses=API_ERRORS)
 def create_producer(data: ProducerCreate, session: SessionDep, _: AdminDep) -> ProducerOut:
     producer = service.create_producer(session, data=data)
     session.commit()
-    return service.to_out(producer)
+    return ProducerOut.of(producer)
 
 
 @router.get("/admin/producers", response_model=list[ProducerOut])
 def list_producers(session: SessionDep, _: AdminDep) -> list[ProducerOut]:
-    return [service.to_out(p) for p in service.list_producers(session)]
+    return [ProducerOut.of(p) for p in service.list_producers(session)]
 
 
 @router.post(
@@ -50,4 +50,4 @@ def issue_producer_key(producer_id: ResourceId, session: SessionDep, _: AdminDep
 @router.get("/me", response_model=ProducerOut, tags=["producer"], responses=errors(404))
 def me(session: SessionDep, producer_id: ProducerIdDep) -> ProducerOut:
     """The producer this API key belongs to."""
-    return service.to_out(service.get_producer(session, producer_id))
+    return ProducerOut.of(service.get_producer(session, producer_id))

@@ -29,19 +29,19 @@ def create_product(
 ) -> ProductOut:
     product = service.create_product(session, producer_id=producer_id, data=data)
     session.commit()
-    return service.to_out(product)
+    return ProductOut.of(product)
 
 
 @router.get("", response_model=list[ProductOut])
 def list_products(session: SessionDep, producer_id: ProducerIdDep) -> list[ProductOut]:
-    return [service.to_out(p) for p in service.list_products(session, producer_id=producer_id)]
+    return [ProductOut.of(p) for p in service.list_products(session, producer_id=producer_id)]
 
 
 @router.get("/{product_id}", response_model=ProductOut, responses=errors(404))
 def get_product(
     product_id: ResourceId, session: SessionDep, producer_id: ProducerIdDep
 ) -> ProductOut:
-    return service.to_out(
+    return ProductOut.of(
         service.get_product(session, producer_id=producer_id, product_id=product_id)
     )
 
@@ -67,4 +67,4 @@ def upload_image(
             session, product=product, issuer=issuer, note="product image updated"
         )
     session.commit()
-    return service.to_out(product)
+    return ProductOut.of(product)

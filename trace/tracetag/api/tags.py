@@ -14,9 +14,7 @@ from tracetag.errors import Invalid
 from tracetag.labels.exports import ImageFormat
 from tracetag.labels.pdf import SheetLayout
 from tracetag.tags import service
-from tracetag.tags.models import TagIssuance
 from tracetag.tags.printing import (
-    EXPORT_FORMATS,
     MEDIA_TYPES,
     ExportFormat,
     check_export,
@@ -29,20 +27,6 @@ router = APIRouter(prefix="/api/v1", tags=["tags"], responses=API_ERRORS)
 
 Mm = Annotated[float, Query(gt=0, le=1000)]
 DEFAULT = SheetLayout()  # the query's defaults are the layout's own
-
-
-def to_out(issuance: TagIssuance) -> IssuanceOut:
-    base = f"/api/v1/tag-issuances/{issuance.id}/labels"
-    return IssuanceOut(
-        id=issuance.id,
-        batch_id=issuance.batch_id,
-        count=issuance.count,
-        signed=issuance.signed,
-        kid=issuance.kid,
-        idempotency_key=issuance.idempotency_key,
-        created_at=issuance.created_at,
-        exports={fmt: f"{base}.{fmt}" for fmt in EXPORT_FORMATS},
-    )
 
 
 @router.post(
@@ -79,14 +63,16 @@ def issue_tags(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return to_out(issuance)
+    return IssuanceOut.of(issuance)
 
 
 @router.get("/tag-issuances/{issuance_id}", response_model=IssuanceOut, responses=errors(404))
 def get_issuance(
     issuance_id: ResourceId, session: SessionDep, producer_id: ProducerIdDep
 ) -> IssuanceOut:
-    return to_out(service.get_issuance(session, producer_id=producer_id, issuance_id=issuance_id))
+    return IssuanceOut.of(
+        service.get_issuance(session, producer_id=producer_id, issuance_id=issuance_id)
+    )
 
 
 @router.get(

@@ -14,10 +14,10 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import annotated_types
-from pydantic import BeforeValidator, GetCoreSchemaHandler, StringConstraints
+from pydantic import BaseModel, BeforeValidator, GetCoreSchemaHandler, StringConstraints
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from sqlalchemy import String
 from sqlalchemy.orm import QueryableAttribute
@@ -165,3 +165,18 @@ class ValuesOf:
     ) -> CoreSchema:
         values = core_schema.literal_schema([member.value for member in self.enum])
         return core_schema.no_info_after_validator_function(self.enum, values)
+
+
+Out = TypeVar("Out", bound=BaseModel)
+
+
+def from_row(model: type[Out], row: object, **computed: object) -> Out:
+    """An answer model from an ORM row's attributes of the same names, and the fields computed.
+
+    Output models validate what is stored as it is: the rules of today's input are not applied.
+    """
+    values = {
+        name: computed[name] if name in computed else getattr(row, name)
+        for name in model.model_fields
+    }
+    return model.model_validate(values)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tracetag.core.fields import EMAIL_PATTERN, PHONE_PATTERN, Text, ValuesOf
+from tracetag.core.fields import EMAIL_PATTERN, PHONE_PATTERN, Text, ValuesOf, from_row
 from tracetag.producers.models import Producer, ProducerKind
 
 OCOP_VALIDITY_MONTHS = 36
@@ -92,6 +92,23 @@ class ProducerOut(BaseModel):
     phone: str | None
     email: str | None
     ocop: OcopOut | None
+
+    @classmethod
+    def of(cls, producer: Producer) -> ProducerOut:
+        """The API's view of a stored producer (the one mapping of producer rows)."""
+        p = producer
+        ocop = None
+        if p.ocop_stars is not None:
+            assert p.ocop_certificate_no and p.ocop_issuer and p.ocop_issued_on
+            assert p.ocop_expires_on
+            ocop = OcopOut(
+                stars=p.ocop_stars,
+                certificate_no=p.ocop_certificate_no,
+                issuer=p.ocop_issuer,
+                issued_on=p.ocop_issued_on,
+                expires_on=p.ocop_expires_on,
+            )
+        return from_row(cls, p, ocop=ocop)
 
 
 class ApiKeyOut(BaseModel):

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from tracetag.core.fields import LongText, ShortText, Text, ValuesOf
+from tracetag.core.fields import LongText, ShortText, Text, ValuesOf, from_row
 from tracetag.gs1.ai import normalize_gtin
-from tracetag.products.categories import Category
+from tracetag.products.categories import CATEGORY_NAMES_VI, Category
 from tracetag.products.models import Product
 
 Gtin = Annotated[
@@ -42,3 +42,8 @@ class ProductOut(BaseModel):
     unit: str
     standards: list[str]
     image_sha256: str | None
+
+    @classmethod
+    def of(cls, product: Product) -> ProductOut:
+        """The API's view of a stored product (the one mapping of product rows)."""
+        return from_row(cls, product, category_name=CATEGORY_NAMES_VI[product.category])
