@@ -33,6 +33,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check trace tests migrations public_pages benchmarks setup.py
 	$(BIN)/ruff format --check trace tests migrations public_pages benchmarks setup.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -52,7 +53,7 @@ i18n-extract: $(VENV)/.installed-test
 	$(BIN)/pybabel update -i var/messages.pot -d trace/tracetag/locale --no-fuzzy-matching
 
 clean:
-	rm -rf $(VENV) var build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var build dist .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 
 # The wheel an operator installs (README: Installing from a wheel). build/ starts empty: setuptools
 # would otherwise pack a file since removed from the source.

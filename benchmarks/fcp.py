@@ -1,9 +1,9 @@
 """First contentful paint of scan pages over a slow phone link, in Debian's chromium.
 
-The scenario site of the browser tests (tests/web/site.py) is served as the README serves it;
+The scenario site of the browser tests (tests/web/public/site.py) is served as the README serves it;
 each page is loaded cold three times under Chrome's network and CPU throttling, and the median
 is reported against the target. A timing belongs here, not in the test suite: a busy machine
-must not fail a test (tests/web/test_browser.py checks what makes the first paint one round
+must not fail a test (tests/web/public/test_browser.py checks what makes the first paint one round
 trip: no stylesheet, script or font to wait for).
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.web.site import PHONE, serve_scenarios
+from tests.web.public.site import PHONE, serve_scenarios
 
 from tracetag.signing.keys import generate_key
 

@@ -36,13 +36,13 @@ sys.path.insert(0, str(HERE.parent))  # for tests.labels.photo, the test's own p
 
 from tests.labels.photo import photograph, rasterize, read_qr_codes  # noqa: E402
 
-from tracetag.gs1 import tag_digital_link  # noqa: E402
+from tracetag.formats.digsig import TagSigner  # noqa: E402
+from tracetag.formats.jwk import thumbprint  # noqa: E402
+from tracetag.gs1.digital_link import tag_digital_link  # noqa: E402
+from tracetag.gs1.serials import ALPHABET, new_serial  # noqa: E402
 from tracetag.labels.pdf import Label, SheetLayout, label_sheets  # noqa: E402
 from tracetag.labels.qr import ErrorLevel, qr_content, qr_modules, version_of  # noqa: E402
-from tracetag.signing.digsig import TagSigner  # noqa: E402
-from tracetag.signing.jwk import thumbprint  # noqa: E402
 from tracetag.tags.printing import LOT_CAPTION, SERIAL_CAPTION, label_lines  # noqa: E402
-from tracetag.tags.serials import ALPHABET, new_serial  # noqa: E402
 
 BASE_URL = "https://truyxuat.example.vn"
 GTIN, LOT, NAME = "08938535000252", "ST25-2611-01", "Gạo ST25 Sóc Trăng túi 5 kg"

@@ -109,8 +109,8 @@ def bench_issuance(count: int) -> None:
             for i in range(3):
                 reference = raw_sign_rate()
                 from tracetag.batches.models import Batch
-                from tracetag.batches.service import Issuer
-                from tracetag.db import make_engine, make_session_factory
+                from tracetag.core.database import make_engine, make_session_factory
+                from tracetag.signing.issuer import Issuer
                 from tracetag.signing.keys import KeyRing
                 from tracetag.tags.service import issue_tags
 
@@ -182,7 +182,7 @@ def bench_labels(counts: list[int]) -> None:
     with prepared("sqlite") as env:
         for count in counts:
             cli(env, "tags", "issue", "1", "--count", str(count), "--key", f"labels-{count}")
-        from tracetag.db import make_engine, make_session_factory
+        from tracetag.core.database import make_engine, make_session_factory
         from tracetag.tags.models import TagIssuance
 
         engine = make_engine(env["TRACETAG_DATABASE_URL"])
@@ -376,8 +376,8 @@ def bench_scans(seconds: int, workers: int, access_log: bool, encoding: str) -> 
             # One host is every client of the load; a real crowd comes from many networks.
             env["TRACETAG_RATE_SCAN"] = "100000000/minute"
             cli(env, "tags", "issue", "1", "--count", "1000", "--key", "scan-bench")
-            from tracetag.db import make_engine, make_session_factory
-            from tracetag.gs1 import tag_digital_link
+            from tracetag.core.database import make_engine, make_session_factory
+            from tracetag.gs1.digital_link import tag_digital_link
             from tracetag.tags.models import Tag
 
             engine = make_engine(env["TRACETAG_DATABASE_URL"])

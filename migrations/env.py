@@ -7,9 +7,9 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
-from tracetag.config import Settings
-from tracetag.db import make_engine
+from tracetag.core.database import make_engine
 from tracetag.models import Base
+from tracetag.settings import Settings
 
 config = context.config
 # Only the `alembic` command in the repo reads alembic.ini; tracetag configures Alembic in code.

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests import factories
 from tests.databases import POSTGRES_ENV, backends, fresh_database
 from tracetag.app import create_app
-from tracetag.batches.service import Issuer
-from tracetag.config import Settings
-from tracetag.db import make_engine
+from tracetag.core.database import make_engine
+from tracetag.settings import Settings
+from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing, generate_key
 
 BASE_URL = "https://tracetag.test"

@@ -13,8 +13,8 @@ from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tracetag.db import make_engine
-from tracetag.migrate import alembic_config
+from tracetag.core.database import make_engine
+from tracetag.core.migrate import alembic_config
 
 POSTGRES_ENV = "TRACETAG_TEST_POSTGRES_URL"
 

@@ -12,14 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracetag.accounts.service import create_key
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCreate
-from tracetag.batches.service import Issuer, create_batch
-from tracetag.gs1 import gtin_check_digit
+from tracetag.batches.service import create_batch
+from tracetag.gs1.ai import gtin_check_digit
 from tracetag.producers.models import Producer
 from tracetag.producers.schemas import ProducerCreate
 from tracetag.producers.service import create_producer
 from tracetag.products.models import Product
 from tracetag.products.schemas import ProductCreate
 from tracetag.products.service import create_product
+from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import Tag, TagIssuance
 from tracetag.tags.service import issue_tags
 

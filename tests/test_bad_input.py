@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tracetag.batches.service import Issuer, sign_version
-from tracetag.gs1 import digital_link
+from tracetag.batches.service import sign_version
+from tracetag.gs1.digital_link import digital_link
 from tracetag.models import Base
+from tracetag.signing.issuer import Issuer
 
 
 def _row_counts(session: Session) -> dict[str, int]:

@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
 from tests import factories
-from tracetag.batches.service import Issuer, latest_record
+from tracetag.batches.service import latest_record
 from tracetag.cli import app
 from tracetag.cli import verify as verify_cli
+from tracetag.formats.digsig import TagSigner
+from tracetag.formats.jwk import b64url, b64url_decode, jwks_document, thumbprint
+from tracetag.formats.jws import sign_compact
 from tracetag.labels.qr import qr_content
-from tracetag.signing.digsig import TagSigner
-from tracetag.signing.jwk import b64url, b64url_decode, jwks_document, thumbprint
-from tracetag.signing.jws import sign_compact
+from tracetag.signing.issuer import Issuer
 
 # Run the CLI with sockets disabled: proof that file verification needs no network.
 OFFLINE = (
@@ -118,8 +119,8 @@ def test_help_lists_the_commands() -> None:
 @pytest.fixture
 def tag_uri(issuer: Issuer) -> tuple[str, str]:
     """A signed tag's URI and its unsigned twin; signed here, not issued: the CLI never asks."""
-    from tracetag.gs1 import tag_digital_link
-    from tracetag.tags.serials import new_serial
+    from tracetag.gs1.digital_link import tag_digital_link
+    from tracetag.gs1.serials import new_serial
 
     gtin, lot, serial = "08935049500063", "L-2611-01", new_serial()
     keyring = issuer.keyring

@@ -9,10 +9,10 @@ from alembic import command
 from sqlalchemy import insert, select
 
 from tests.factories import make_batch, make_producer, make_product, make_tags
-from tracetag.batches.service import Issuer
-from tracetag.db import make_engine, make_session_factory
-from tracetag.migrate import alembic_config
+from tracetag.core.database import make_engine, make_session_factory
+from tracetag.core.migrate import alembic_config
 from tracetag.scans.models import Scan, TagClient
+from tracetag.signing.issuer import Issuer
 
 
 def test_models_match_migrations(database_url: str) -> None:

@@ -20,10 +20,10 @@ from tests import factories
 from tests.conftest import BASE_URL
 from tests.databases import backends, fresh_database
 from tracetag.app import create_app
-from tracetag.batches.service import Issuer
-from tracetag.config import Settings
-from tracetag.db import make_engine, make_session_factory
-from tracetag.gs1 import tag_digital_link
+from tracetag.core.database import make_engine, make_session_factory
+from tracetag.gs1.digital_link import tag_digital_link
+from tracetag.settings import Settings
+from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
 
 

@@ -16,11 +16,11 @@ from tests import factories
 from tracetag.batches.models import Batch, SignedRecord
 from tracetag.batches.record import normalize_quantity
 from tracetag.batches.schemas import BatchCreate
-from tracetag.batches.service import Issuer
-from tracetag.fields import LONG_TEXT_MAX
+from tracetag.core.fields import LONG_TEXT_MAX
 from tracetag.models import Base
 from tracetag.producers.models import Producer
 from tracetag.products.models import Product
+from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import TagIssuance
 
 Column = QueryableAttribute[Any]

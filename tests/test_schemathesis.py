@@ -26,7 +26,7 @@ from schemathesis.checks import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
-from tracetag.batches.service import Issuer
+from tracetag.signing.issuer import Issuer
 
 EXAMPLES = int(os.environ.get("TRACETAG_SCHEMATHESIS_EXAMPLES", "40"))
 CHECKS = [
@@ -132,7 +132,7 @@ def test_digital_link_route_with_real_codes(app: FastAPI, world: dict[str, Any])
 
 
 def test_resolver_routes_with_real_codes(app: FastAPI, world: dict[str, Any]) -> None:
-    """The resolver's routes and answers (tests/web/test_resolver.py) as the document says."""
+    """The resolver's routes and answers (tests/web/public/test_resolver.py), as documented."""
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     g, lot, serial = world["gtin"], world["lot"], world["serial"]
     json_, html, linkset = "application/json", "text/html", "application/linkset+json"

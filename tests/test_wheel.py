@@ -23,7 +23,7 @@ import pytest
 
 from tests import REPO_ROOT
 from tests.servers import free_port, tracetag_serve
-from tracetag.i18n import translations
+from tracetag.core.i18n import translations
 
 pytestmark = pytest.mark.slow
 
@@ -153,7 +153,7 @@ def test_tracetag_and_its_files_come_from_the_wheel(
         installed.bin / "python",
         "-c",
         "import tracetag\n"
-        "from tracetag.resources import MIGRATIONS, PUBLIC_PAGES, package_path\n"
+        "from tracetag.core.resources import MIGRATIONS, PUBLIC_PAGES, package_path\n"
         "print(tracetag.__file__, package_path(PUBLIC_PAGES), package_path(MIGRATIONS))",
         cwd=cwd,
         env=_clean_env(),

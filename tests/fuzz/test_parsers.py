@@ -28,12 +28,13 @@ from typer.testing import CliRunner
 
 from tracetag.cli import verify as verify_command
 from tracetag.errors import VerificationError
-from tracetag.gs1 import CSET82, GS1Error, gtin_check_digit, parse_digital_link
-from tracetag.signing.digsig import TagSigner, verify_digsig
-from tracetag.signing.jwk import b64url, jwks_document, keys_from_jwks, thumbprint
-from tracetag.signing.jws import RECORD_TYP, sign_compact, verify_compact
+from tracetag.formats.digsig import TagSigner, verify_digsig
+from tracetag.formats.jwk import b64url, jwks_document, keys_from_jwks, thumbprint
+from tracetag.formats.jws import RECORD_TYP, sign_compact, verify_compact
+from tracetag.gs1.ai import CSET82, GS1Error, gtin_check_digit
+from tracetag.gs1.digital_link import parse_digital_link
+from tracetag.gs1.serials import ALPHABET
 from tracetag.signing.verify import load_jwks_file, verify_record
-from tracetag.tags.serials import ALPHABET
 
 EXAMPLES = int(os.environ.get("TRACETAG_FUZZ_EXAMPLES", "2000"))
 FUZZ = settings(

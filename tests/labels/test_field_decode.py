@@ -12,14 +12,14 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.labels.photo import decoded_after_photo
-from tracetag.gs1 import parse_digital_link, tag_digital_link
+from tracetag.formats.digsig import TagSigner, verify_digsig
+from tracetag.gs1.digital_link import parse_digital_link, tag_digital_link
+from tracetag.gs1.serials import new_serial
+from tracetag.labels.exports import PrintedTag
 from tracetag.labels.pdf import SheetLayout
 from tracetag.labels.qr import LABEL_LEVEL, MIN_MODULE_MM, qr_content, qr_modules
-from tracetag.signing.digsig import TagSigner, verify_digsig
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.printing import pdf_labels
-from tracetag.tags.serials import new_serial
-from tracetag.tags.service import PrintedTag
 
 BASE_URL = "https://truyxuat.example.vn"
 # Two batches of one cooperative, one lot with a character the link percent-encodes.

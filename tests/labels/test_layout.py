@@ -9,13 +9,13 @@ import pytest
 from typer.main import get_command
 
 from tracetag.cli import app
-from tracetag.gs1 import tag_digital_link
+from tracetag.formats.digsig import TagSigner
+from tracetag.gs1.digital_link import tag_digital_link
+from tracetag.gs1.serials import new_serial
 from tracetag.labels.pdf import Label, SheetLayout, label_sheets
 from tracetag.labels.qr import LABEL_LEVEL, MIN_MODULE_MM, qr_content, qr_modules
-from tracetag.signing.digsig import TagSigner
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.printing import sample_link
-from tracetag.tags.serials import new_serial
 
 GTIN, LOT = "08938535000252", "ST25-2611-01"
 LINK = f"https://truyxuat.example.vn/01/{GTIN}/10/{LOT}/21/7KQ2M9XA4BC3D?8030={'x' * 90}"

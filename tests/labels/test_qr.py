@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from tests.conftest import BASE_URL
-from tracetag.batches.service import Issuer
-from tracetag.gs1 import parse_digital_link
+from tracetag.gs1.digital_link import parse_digital_link
 from tracetag.labels.qr import (
     LABEL_LEVEL,
     QUIET_ZONE,
@@ -29,6 +28,7 @@ from tracetag.labels.qr import (
     render_png,
     render_svg,
 )
+from tracetag.signing.issuer import Issuer
 
 
 def _decode(img: Image.Image) -> str:

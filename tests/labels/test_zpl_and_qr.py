@@ -13,7 +13,7 @@ import qrcode.util
 import zxingcpp
 from PIL import Image
 
-from tracetag.labels.exports import check_zpl, zpl_labels
+from tracetag.labels.exports import PrintedTag, check_zpl, zpl_labels
 from tracetag.labels.qr import (
     LABEL_LEVEL,
     MIN_MODULE_MM,
@@ -22,7 +22,6 @@ from tracetag.labels.qr import (
     qr_content,
     qr_version,
 )
-from tracetag.tags.service import PrintedTag
 
 URI = "https://truyxuat.example.vn/01/08938535000252/10/ST25-2611-01/21/ABCDEFGHJKMNP"
 

@@ -9,8 +9,9 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tracetag.batches.service import Issuer, records_of
+from tracetag.batches.service import records_of
 from tracetag.products.images import clean_image
+from tracetag.signing.issuer import Issuer
 
 
 def _jpeg_with_exif(size: tuple[int, int]) -> bytes:

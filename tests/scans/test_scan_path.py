@@ -21,12 +21,12 @@ from tests import factories
 from tests.conftest import BASE_URL
 from tests.databases import backends, fresh_database
 from tracetag.app import create_app
-from tracetag.batches.service import Issuer
-from tracetag.config import Settings
-from tracetag.db import make_engine, make_session_factory
-from tracetag.gs1 import tag_digital_link
+from tracetag.core.database import make_engine, make_session_factory
+from tracetag.formats.jwk import b64url
+from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.scans.models import Scan
-from tracetag.signing.jwk import b64url
+from tracetag.settings import Settings
+from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.models import Tag, TagIssuance
 

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
 from tests.conftest import BASE_URL
-from tracetag.batches.service import Issuer
-from tracetag.gs1 import tag_digital_link
+from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.scans.models import Scan
+from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import Tag
 
 

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from tests.databases import backends, fresh_database
 from tests.servers import free_port, tracetag_serve
-from tracetag.db import make_engine, make_session_factory
-from tracetag.gs1 import tag_digital_link
+from tracetag.core.database import make_engine, make_session_factory
+from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.scans.models import Scan
 from tracetag.tags.models import Tag
 

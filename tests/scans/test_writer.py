@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
-from tracetag.batches.service import Issuer
 from tracetag.errors import ServiceUnavailable
 from tracetag.scans.label_check import LabelCheck
 from tracetag.scans.recorder import ScanRecorder, ScanRequest, ScanResult
+from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import Tag
 
 WAIT = 30  # seconds; a scan that takes longer than this means the writer is stuck

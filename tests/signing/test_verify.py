@@ -10,8 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tracetag.errors import MalformedInput, RecordMismatch
-from tracetag.signing.jwk import jwks_document, keys_from_jwks
-from tracetag.signing.jws import sign_compact
+from tracetag.formats.jwk import jwks_document, keys_from_jwks
+from tracetag.formats.jws import sign_compact
 from tracetag.signing.verify import load_jwks_file, load_jws_file, verify_record
 
 LINK = "https://tracetag.test/01/08935049500063/10/ST25-2611-01"

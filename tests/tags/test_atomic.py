@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.tags.conftest import run_cli, visible_tags
-from tracetag.db import make_engine, make_session_factory
+from tracetag.core.database import make_engine, make_session_factory
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
 from tracetag.tags.service import STALE_AFTER, cleanup_incomplete_issuances
 

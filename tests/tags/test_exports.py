@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from tests.conftest import BASE_URL
-from tracetag.batches.service import Issuer
-from tracetag.gs1 import parse_digital_link
+from tracetag.formats.digsig import verify_digsig
+from tracetag.formats.jwk import keys_from_jwks
+from tracetag.gs1.digital_link import parse_digital_link
 from tracetag.labels.qr import LABEL_LEVEL, MIN_MODULE_MM, QUIET_ZONE, qr_content
-from tracetag.signing.digsig import verify_digsig
-from tracetag.signing.jwk import keys_from_jwks
+from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import Tag
 
 COUNT = 30

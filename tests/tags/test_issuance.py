@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from tests.conftest import BASE_URL
-from tracetag.batches.service import Issuer, recall_batch
-from tracetag.gs1 import CSET82, tag_digital_link
-from tracetag.signing.jwk import b64url_decode
+from tracetag.batches.service import recall_batch
+from tracetag.formats.jwk import b64url_decode
+from tracetag.gs1.ai import CSET82
+from tracetag.gs1.digital_link import tag_digital_link
+from tracetag.gs1.serials import ALPHABET, SERIAL_LENGTH, new_serial, normalize_typed_serial
+from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import Tag, TagIssuance
-from tracetag.tags.serials import ALPHABET, SERIAL_LENGTH, new_serial, normalize_typed_serial
 
 
 @pytest.fixture

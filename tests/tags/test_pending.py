@@ -17,14 +17,15 @@ from tests.conftest import BASE_URL
 from tests.databases import backends, fresh_database
 from tests.tags.conftest import visible_tags
 from tracetag.app import create_app
-from tracetag.batches.service import Issuer, recall_batch
-from tracetag.config import Settings
-from tracetag.db import make_engine, make_session_factory, utcnow
+from tracetag.batches.service import recall_batch
+from tracetag.core.database import make_engine, make_session_factory, utcnow
 from tracetag.errors import Conflict, Invalid, NotFound
+from tracetag.gs1.serials import new_serial
+from tracetag.settings import Settings
+from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
 from tracetag.tags import service
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
-from tracetag.tags.serials import new_serial
 
 CHUNK = 10
 

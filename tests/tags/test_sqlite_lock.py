@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 
 from tests.tags.conftest import run_cli, visible_tags
-from tracetag.db import begin_write, make_engine, make_session_factory, utcnow
+from tracetag.core.database import begin_write, make_engine, make_session_factory, utcnow
 from tracetag.scans.models import Scan
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
 

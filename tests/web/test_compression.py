@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests import factories
 from tracetag.app import COMPRESS_MIN_BYTES
 from tracetag.batches.models import Batch
-from tracetag.batches.service import Issuer
-from tracetag.gs1 import digital_link, tag_digital_link
+from tracetag.gs1.digital_link import digital_link, tag_digital_link
+from tracetag.signing.issuer import Issuer
 
 GZIP = {"Accept-Encoding": "gzip"}
 IDENTITY = {"Accept-Encoding": "identity"}

@@ -1,61 +1,46 @@
-"""create_app(settings): routers, templates, database and keys. Nothing happens at import."""
+"""create_app(settings): the wiring of routers, middleware, database and keys, and nothing more.
+
+Nothing happens at import; what each part does lives in its own room.
+"""
 
 from __future__ import annotations
 
 import gc
-import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
-from typing import Any
 
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tracetag import __version__
-from tracetag.batches.routes import router as batches_router
-from tracetag.batches.service import Issuer
-from tracetag.config import Settings
-from tracetag.db import make_engine, make_session_factory
-from tracetag.errors import (
-    Conflict,
-    Invalid,
-    NotFound,
-    ServiceUnavailable,
-    TooManyRequests,
-    TraceError,
-)
-from tracetag.health import database_takes_writes
-from tracetag.i18n import N_, gettext
-from tracetag.producers.routes import router as producers_router
-from tracetag.products.routes import router as products_router
-from tracetag.ratelimit import RateLimiter, Rule
+from tracetag.api import routers as api_routers
+from tracetag.api.guard import RequestGuard
+from tracetag.core.database import make_engine, make_session_factory
+from tracetag.scans.assess import CopyThresholds
+from tracetag.scans.fingerprint import fingerprint_salt
 from tracetag.scans.label_check import DigsigVerifier
 from tracetag.scans.recorder import ScanRecorder
-from tracetag.scans.routes import router as scans_router
+from tracetag.settings import Settings
+from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
-from tracetag.tags.routes import router as tags_router
 from tracetag.tags.service import cleanup_incomplete_issuances
-from tracetag.web.fast_path import ScanFastPath
-from tracetag.web.guard import RequestGuard
-from tracetag.web.pages import STATIC_DIR, Pages
-from tracetag.web.record_view import load_record_view
-from tracetag.web.resolver import CORS_HEADERS, CORS_PREFIXES, Resolver
-from tracetag.web.resolver import router as resolver_router
-from tracetag.web.routes import bad_link_page, page_lang, render_page, wants_json
-from tracetag.web.routes import router as web_router
-from tracetag.web.view_cache import RecordViewCache
+from tracetag.web.errors import install_error_handlers
+from tracetag.web.headers import SecurityHeaders, security_headers
+from tracetag.web.health import router as health_router
+from tracetag.web.public.fast_path import ScanFastPath
+from tracetag.web.public.pages import STATIC_DIR, Pages
+from tracetag.web.public.record_view import load_record_view
+from tracetag.web.public.resolver import Resolver
+from tracetag.web.public.resolver import router as resolver_router
+from tracetag.web.public.routes import router as public_router
+from tracetag.web.public.view_cache import RecordViewCache
+from tracetag.web.ratelimit import RateLimiter, Rule
 
 log = logging.getLogger("tracetag")
 
@@ -64,163 +49,6 @@ log = logging.getLogger("tracetag")
 # path, and 190 bytes are 4 ms on a 400 kbit/s link: level 1.
 COMPRESS_MIN_BYTES = 1000
 COMPRESS_LEVEL = 1
-
-
-def security_headers(inline_style: str) -> list[tuple[bytes, bytes]]:
-    """Safe defaults; the CSP allows one inline stylesheet, the pages' own, by its hash."""
-    csp = (
-        f"default-src 'self'; img-src 'self' data:; style-src 'self' {inline_style}; "
-        "frame-ancestors 'none'; form-action 'self'"
-    )
-    return [
-        (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"same-origin"),
-        (b"content-security-policy", csp.encode("ascii")),
-    ]
-
-
-class SecurityHeaders:
-    """Plain ASGI middleware (no per-request task overhead) adding safe defaults."""
-
-    def __init__(self, app: ASGIApp, *, headers: list[tuple[bytes, bytes]]) -> None:
-        self.app = app
-        self.headers = headers
-        self.public = headers + CORS_HEADERS
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                path = scope.get("path", "")
-                headers = list(message.get("headers", []))
-                # Swagger UI at /docs needs its own scripts; every other page gets the CSP.
-                extra = self.headers if not path.startswith("/docs") else self.headers[:2]
-                if path.startswith(CORS_PREFIXES):  # public and read-only: any origin may read
-                    extra = self.public
-                names = {name for name, _ in headers}
-                headers += [(k, v) for k, v in extra if k not in names]
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    def page_error(request: Request, status_code: int, title: str, message: str) -> Response:
-        pages: Pages = request.app.state.pages
-        return render_page(
-            request, pages, "error.html", status_code=status_code, title=title, message=message
-        )
-
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(Conflict)
-    async def _conflict(request: Request, exc: Conflict) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(Invalid)
-    async def _invalid(request: Request, exc: Invalid) -> Response:
-        detail = [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
-        return JSONResponse({"detail": detail}, status_code=422)
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError) -> Response:
-        return JSONResponse(
-            {"detail": "the request conflicts with data already stored"}, status_code=409
-        )
-
-    def retry_later(
-        request: Request, status_code: int, detail: str, retry_after: int, title: str, message: str
-    ) -> Response:
-        headers = {"Retry-After": str(retry_after)}
-        if _is_api(request) or wants_json(request):
-            return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
-        response = page_error(request, status_code, title, message)
-        response.headers.update(headers)
-        return response
-
-    @app.exception_handler(TooManyRequests)
-    async def _too_many(request: Request, exc: TooManyRequests) -> Response:
-        lang = page_lang(request)
-        return retry_later(
-            request,
-            429,
-            str(exc),
-            exc.retry_after,
-            gettext(lang, N_("Too many requests")),
-            gettext(
-                lang,
-                N_("Your network has sent too many requests. Please wait a minute and try again."),
-            ),
-        )
-
-    @app.exception_handler(ServiceUnavailable)
-    async def _unavailable(request: Request, exc: ServiceUnavailable) -> Response:
-        return _busy(request, str(exc), exc.retry_after)
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    async def _database_down(request: Request, exc: Exception) -> Response:
-        log.warning("database unavailable on %s: %s", request.url.path, exc)
-        return _busy(request, "the database is unavailable", 5)
-
-    def _busy(request: Request, detail: str, retry_after: int) -> Response:
-        lang = page_lang(request)
-        return retry_later(
-            request,
-            503,
-            detail,
-            retry_after,
-            gettext(lang, N_("Busy right now")),
-            gettext(
-                lang, N_("The service is busy or under maintenance. Please try again in a moment.")
-            ),
-        )
-
-    @app.exception_handler(TraceError)
-    async def _trace_error(request: Request, exc: TraceError) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        if _is_api(request) or wants_json(request):
-            errors = [
-                {"loc": list(e.get("loc", [])), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                for e in exc.errors()
-            ]
-            return JSONResponse({"detail": errors}, status_code=422)
-        return bad_link_page(request, request.app.state.pages)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if _is_api(request) or wants_json(request) or exc.status_code != 404:
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-            )
-        pages: Pages = request.app.state.pages
-        return render_page(request, pages, "not_found.html", status_code=404, code=None)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        if _is_api(request) or wants_json(request):
-            return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
-        lang = page_lang(request)
-        return page_error(
-            request,
-            500,
-            gettext(lang, N_("Server error")),
-            gettext(lang, N_("Something went wrong. Please try again later.")),
-        )
 
 
 def _freeze_startup_objects() -> None:
@@ -243,14 +71,6 @@ def _clean_up_issuances(factory: sessionmaker[Session]) -> None:
         return
     if removed:
         log.warning("removed %d tag issuance(s) left incomplete by a crash", removed)
-
-
-def scan_salt(settings: Settings, keyring: KeyRing) -> bytes:
-    """The fingerprint salt: configured, or derived from the signing key (secret and stable)."""
-    if settings.scan_salt is not None:
-        return settings.scan_salt.get_secret_value().encode("utf-8")
-    raw = keyring.signing_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    return hashlib.sha256(b"tracetag scan fingerprint salt\0" + raw).digest()
 
 
 def create_app(
@@ -305,12 +125,21 @@ def create_app(
     pages = app.state.pages = Pages()
     app.state.resolver = Resolver(settings)
     app.state.scan_recorder = recorder
-    app.state.scan_salt = scan_salt(settings, keyring)
+    configured_salt = settings.scan_salt
+    app.state.scan_salt = fingerprint_salt(
+        configured_salt.get_secret_value() if configured_salt is not None else None,
+        keyring.signing_key,
+    )
 
     app.state.record_views = RecordViewCache(
         partial(load_record_view, session_factory, keyring), ttl=settings.record_view_ttl
     )
     app.state.digsig_verifier = DigsigVerifier(keyring.public)
+    app.state.copy_thresholds = CopyThresholds(
+        max_scans=settings.copy_max_scans,
+        max_clients=settings.copy_max_clients,
+        window_hours=settings.copy_window_hours,
+    )
     app.state.limiter = limiter
     app.state.rate_rules = {
         "scan": Rule.parse("scan", settings.rate_scan),
@@ -319,38 +148,14 @@ def create_app(
         "api_unauthenticated": Rule.parse("api-anonymous", settings.rate_api_unauthenticated),
     }
 
-    app.include_router(producers_router)
-    app.include_router(products_router)
-    app.include_router(batches_router)
-    app.include_router(scans_router)
-    app.include_router(tags_router)
-    app.include_router(web_router)
-    app.include_router(resolver_router)  # after web_router: its /01/{gtin}/{rest} is a catch-all
+    for router in api_routers:
+        app.include_router(router)
+    app.include_router(public_router)
+    app.include_router(resolver_router)  # after public_router: its /01/{gtin}/{rest} is a catch-all
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, Any]:
-        """Liveness: the process answers. It touches nothing else, on purpose."""
-        return {"status": "ok", "kid": keyring.signing_kid}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> JSONResponse:
-        """Readiness: the database takes a write now and the scan writer runs."""
-        problems: list[str] = []
-        try:
-            await run_in_threadpool(database_takes_writes, session_factory)
-        except Exception as exc:  # any failure to write is the answer, not an error
-            problems.append(f"database: {type(exc).__name__}")
-        if not recorder.healthy:
-            problems.append("scan writer: not running")
-        body = {
-            "status": "ready" if not problems else "unavailable",
-            "problems": problems,
-            "scan_backlog": recorder.backlog,
-        }
-        return JSONResponse(body, status_code=200 if not problems else 503)
-
-    _install_error_handlers(app)
+    app.include_router(health_router)
+    install_error_handlers(app)
     if fast_path:
         app.add_middleware(ScanFastPath)
     app.add_middleware(

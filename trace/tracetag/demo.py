@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCreate, Origin, Stage
-from tracetag.batches.service import Issuer, create_batch
-from tracetag.gs1 import gtin_check_digit
+from tracetag.batches.service import create_batch
+from tracetag.gs1.ai import gtin_check_digit
 from tracetag.producers.models import Producer
 from tracetag.producers.schemas import OcopRating, ProducerCreate
 from tracetag.producers.service import create_producer
@@ -21,6 +21,7 @@ from tracetag.products.images import clean_image
 from tracetag.products.models import Product
 from tracetag.products.schemas import ProductCreate
 from tracetag.products.service import create_product, store_image
+from tracetag.signing.issuer import Issuer
 
 DEMO_GTIN_BODY = "893853500025"
 DEMO_GTIN = DEMO_GTIN_BODY + str(gtin_check_digit(DEMO_GTIN_BODY))

@@ -3,8 +3,8 @@
 from tracetag.accounts.models import ApiKey
 from tracetag.audit.models import AuditEvent
 from tracetag.batches.models import Batch, SignedRecord
-from tracetag.db import Base
-from tracetag.health import ReadinessProbe
+from tracetag.core.database import Base
+from tracetag.core.health import ReadinessProbe
 from tracetag.identity.models import PasswordReset, User, UserSession
 from tracetag.producers.models import Producer
 from tracetag.products.models import Product, ProductImage

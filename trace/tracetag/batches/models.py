@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -17,8 +18,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tracetag.db import Base, UTCDateTime, utcnow
+from tracetag.core.database import Base, UTCDateTime, one_of, utcnow
 from tracetag.products.models import Product
+
+
+class BatchStatus(StrEnum):
+    """A batch is active until recalled; a recall is final."""
+
+    ACTIVE = "active"
+    RECALLED = "recalled"
 
 
 class Batch(Base):
@@ -26,7 +34,7 @@ class Batch(Base):
     __table_args__ = (
         UniqueConstraint("product_id", "lot"),
         CheckConstraint("price_vnd >= 0", name="price_vnd"),
-        CheckConstraint("status IN ('active', 'recalled')", name="status"),
+        CheckConstraint(f"status IN ({one_of(BatchStatus)})", name="status"),
         CheckConstraint("expiry_date >= production_date", name="dates"),
     )
 
@@ -46,7 +54,7 @@ class Batch(Base):
     origin_lat: Mapped[float | None] = mapped_column(Float)
     origin_lng: Mapped[float | None] = mapped_column(Float)
     stages: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(10), default="active")
+    status: Mapped[str] = mapped_column(String(10), default=BatchStatus.ACTIVE)
     recall_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

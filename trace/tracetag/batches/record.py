@@ -12,14 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from tracetag.batches.models import Batch
-from tracetag.gs1 import digital_link, element_string
+from tracetag.formats.jcs import canonical_json
+from tracetag.formats.record import RECORD_TYPE
+from tracetag.gs1.ai import element_string
+from tracetag.gs1.digital_link import digital_link
 from tracetag.producers.models import Producer
 from tracetag.products.categories import CATEGORY_NAMES_VI
 from tracetag.products.models import Product
-from tracetag.signing.jws import canonical_json
-
-RECORD_TYPE = "tracetag.batch-record/1"
-CONTENT_SECTIONS = ("trace_code", "product", "producer", "batch")
 
 
 def normalize_quantity(value: Decimal | str) -> str:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
@@ -15,9 +16,10 @@ from pydantic import (
     model_validator,
 )
 
-from tracetag.batches.models import Batch
-from tracetag.fields import LongText, Name, Text
-from tracetag.gs1 import validate_lot
+from tracetag.batches.models import Batch, BatchStatus, SignedRecord
+from tracetag.core.fields import LongText, Name, Text, ValuesOf, from_row
+from tracetag.gs1.ai import validate_lot
+from tracetag.gs1.digital_link import digital_link
 
 Lot = Annotated[
     str,
@@ -167,8 +169,29 @@ class BatchOut(BaseModel):
     price_vnd: int
     origin: OriginOut
     stages: list[StageOut]
-    status: Literal["active", "recalled"]
+    status: Annotated[str, ValuesOf(BatchStatus)]
     recall_reason: str | None
     digital_link: str
     current_version: int
     records: list[RecordVersionOut]
+
+    @classmethod
+    def of(cls, batch: Batch, records: Sequence[SignedRecord], base_url: str) -> BatchOut:
+        """The API's view of a stored batch and its record versions, oldest first."""
+        # Output models: stored rows are shown as they are, never refused by today's input rules.
+        return from_row(
+            cls,
+            batch,
+            gtin=batch.product.gtin,
+            origin=OriginOut(
+                area=batch.origin_area,
+                commune=batch.origin_commune,
+                district=batch.origin_district,
+                province=batch.origin_province,
+                lat=batch.origin_lat,
+                lng=batch.origin_lng,
+            ),
+            digital_link=digital_link(base_url, batch.product.gtin, batch.lot),
+            current_version=records[-1].version,
+            records=[RecordVersionOut.model_validate(r, from_attributes=True) for r in records],
+        )

@@ -10,31 +10,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracetag.batches.models import Batch, SignedRecord
-from tracetag.batches.record import (
-    CONTENT_SECTIONS,
-    RECORD_TYPE,
-    differences,
-    normalize_quantity,
-    record_content,
-    signed_payload,
-)
+from tracetag.batches.models import Batch, BatchStatus, SignedRecord
+from tracetag.batches.record import differences, normalize_quantity, record_content, signed_payload
 from tracetag.batches.schemas import BatchCorrection, BatchCreate, Origin
-from tracetag.db import utcnow
+from tracetag.core.database import utcnow
 from tracetag.errors import Conflict, Invalid, NotFound, UnknownKey, VerificationError
-from tracetag.gs1 import normalize_gtin
+from tracetag.formats.jcs import canonical_json
+from tracetag.formats.jws import sign_compact, verify_compact
+from tracetag.formats.record import CONTENT_SECTIONS, RECORD_TYPE
+from tracetag.gs1.ai import normalize_gtin
 from tracetag.products.models import Product
-from tracetag.signing.jws import canonical_json, sign_compact, verify_compact
+from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
-
-
-@dataclass(frozen=True)
-class Issuer:
-    """What signs records: the key ring and how the service names itself in them."""
-
-    keyring: KeyRing
-    name: str
-    base_url: str
 
 
 def record_hash(jws: str) -> str:
@@ -102,7 +89,7 @@ def create_batch(session: Session, *, producer_id: int, data: BatchCreate, issue
         expiry_date=data.expiry_date,
         price_vnd=data.price_vnd,
         stages=[stage.model_dump(mode="json") for stage in data.stages],
-        status="active",
+        status=BatchStatus.ACTIVE,
     )
     _apply_origin(batch, data.origin)
     session.add(batch)
@@ -136,9 +123,9 @@ def correct_batch(
 
 
 def recall_batch(session: Session, *, batch: Batch, reason: str, issuer: Issuer) -> SignedRecord:
-    if batch.status == "recalled":
+    if batch.status == BatchStatus.RECALLED:
         raise Conflict("this batch is already recalled")
-    batch.status = "recalled"
+    batch.status = BatchStatus.RECALLED
     batch.recall_reason = reason
     session.flush()
     return sign_version(session, batch=batch, issuer=issuer, note=reason)
@@ -206,11 +193,19 @@ class RecordReason(StrEnum):
     ROWS_DIFFER = "rows_differ"
 
 
+class RecordStatus(StrEnum):
+    """What the check of a stored record found."""
+
+    VALID = "valid"
+    MISMATCH = "mismatch"  # the signature is fine, but the rows differ from what it signed
+    INVALID = "invalid"
+
+
 @dataclass
 class Verdict:
     """The result of checking a stored record: signature, chain and data agreement."""
 
-    status: str  # "valid", "mismatch" (signature fine, rows differ) or "invalid"
+    status: RecordStatus
     kid: str | None
     reason: RecordReason | None = None
     mismatched: list[str] = field(default_factory=list)
@@ -224,25 +219,33 @@ def check_record(
     try:
         verified = verify_compact(record.jws, keyring.public)
     except UnknownKey:
-        return Verdict(status="invalid", kid=record.kid, reason=RecordReason.UNKNOWN_KEY)
+        return Verdict(status=RecordStatus.INVALID, kid=record.kid, reason=RecordReason.UNKNOWN_KEY)
     except VerificationError:
-        return Verdict(status="invalid", kid=record.kid, reason=RecordReason.SIGNATURE_INVALID)
+        return Verdict(
+            status=RecordStatus.INVALID, kid=record.kid, reason=RecordReason.SIGNATURE_INVALID
+        )
     payload = verified.payload
     if not isinstance(payload, dict) or payload.get("type") != RECORD_TYPE:
-        return Verdict(status="invalid", kid=verified.kid, reason=RecordReason.NOT_A_RECORD)
+        return Verdict(
+            status=RecordStatus.INVALID, kid=verified.kid, reason=RecordReason.NOT_A_RECORD
+        )
     if payload.get("version") != record.version or payload.get("prev_hash") != record.prev_hash:
-        return Verdict(status="invalid", kid=verified.kid, reason=RecordReason.CHAIN_BROKEN)
+        return Verdict(
+            status=RecordStatus.INVALID, kid=verified.kid, reason=RecordReason.CHAIN_BROKEN
+        )
     if record_hash(record.jws) != record.record_hash:
-        return Verdict(status="invalid", kid=verified.kid, reason=RecordReason.HASH_WRONG)
+        return Verdict(
+            status=RecordStatus.INVALID, kid=verified.kid, reason=RecordReason.HASH_WRONG
+        )
     if current:
         rows = record_content(batch)
         signed = {key: payload.get(key) for key in CONTENT_SECTIONS}
         if canonical_json(rows) != canonical_json(signed):
             return Verdict(
-                status="mismatch",
+                status=RecordStatus.MISMATCH,
                 kid=verified.kid,
                 reason=RecordReason.ROWS_DIFFER,
                 mismatched=differences(signed, rows),
                 payload=payload,
             )
-    return Verdict(status="valid", kid=verified.kid, payload=payload)
+    return Verdict(status=RecordStatus.VALID, kid=verified.kid, payload=payload)

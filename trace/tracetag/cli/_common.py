@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from tracetag.config import Settings
 from tracetag.errors import KeyStoreError
+from tracetag.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from tracetag.batches.service import Issuer
+    from tracetag.signing.issuer import Issuer
 
 
 def settings() -> Settings:
@@ -30,14 +30,14 @@ def passphrase(settings: Settings) -> str | None:
 def session_factory(settings: Settings) -> sessionmaker[Session]:
     """A session factory for one command; every model is imported so all tables are known."""
     import tracetag.models  # noqa: F401  (registers every mapper before the first query)
-    from tracetag.db import make_engine, make_session_factory
+    from tracetag.core.database import make_engine, make_session_factory
 
     return make_session_factory(make_engine(settings.database_url))
 
 
 def issuer(settings: Settings) -> Issuer:
     """The signing side of the service, from the keys on disk; a clear exit when they fail."""
-    from tracetag.batches.service import Issuer
+    from tracetag.signing.issuer import Issuer
     from tracetag.signing.keys import KeyRing
 
     try:

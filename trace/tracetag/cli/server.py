@@ -48,7 +48,7 @@ def db_upgrade(revision: str = "head") -> None:
     """Apply the Alembic migrations to TRACETAG_DATABASE_URL."""
     from alembic import command
 
-    from tracetag.migrate import alembic_config
+    from tracetag.core.migrate import alembic_config
 
     settings = _common.settings()
     if settings.database_url.startswith("sqlite:///"):
@@ -63,7 +63,7 @@ def demo() -> None:
     """Load the demo data if the database is empty; print the demo URL and a fresh admin key."""
     from tracetag.accounts.service import create_key, revoke_keys_labelled
     from tracetag.demo import database_is_empty, demo_batch, load_demo
-    from tracetag.gs1 import digital_link
+    from tracetag.gs1.digital_link import digital_link
 
     settings = _common.settings()
     issuer = _common.issuer(settings)

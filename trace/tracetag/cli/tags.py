@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -92,12 +92,12 @@ def tags_export(
     """
     from tracetag.batches.models import Batch
     from tracetag.labels.pdf import SheetLayout
-    from tracetag.tags.printing import check_export, export
+    from tracetag.tags.printing import EXPORT_FORMATS, check_export, export
     from tracetag.tags.service import find_published
 
-    if export_format not in ("pdf", "csv", "zpl", "zip"):
+    if export_format not in EXPORT_FORMATS:
         raise _common.fail(f"unknown format {export_format!r}; use pdf, csv, zpl or zip")
-    fmt = cast("ExportFormat", export_format)
+    fmt: ExportFormat = export_format
     layout = SheetLayout(
         page_width=page_width,
         page_height=page_height,

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import httpx
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from tracetag.gs1 import DigitalLink
+    from tracetag.gs1.digital_link import DigitalLink
     from tracetag.signing.verify import VerifiedRecord
 
 
@@ -80,7 +80,7 @@ def _print_record(result: VerifiedRecord, *, as_json: bool) -> None:
 
 def _verify_tag(link: DigitalLink, serial: str, jwks: Path | None) -> None:
     """A unit tag's 8030 signature: offline with --jwks, else with the service's JWKS."""
-    from tracetag.signing.digsig import verify_digsig
+    from tracetag.formats.digsig import verify_digsig
 
     if link.digsig is None:
         if jwks is not None:
@@ -103,7 +103,8 @@ def _verify_tag(link: DigitalLink, serial: str, jwks: Path | None) -> None:
 
 
 def _parse_link(url: str) -> DigitalLink:
-    from tracetag.gs1 import GS1Error, parse_digital_link
+    from tracetag.gs1.ai import GS1Error
+    from tracetag.gs1.digital_link import parse_digital_link
 
     try:
         return parse_digital_link(url)
@@ -125,7 +126,7 @@ def _fetch_online(url: str) -> str:
 
 
 def _online_keys(origin: str) -> dict[str, Ed25519PublicKey]:
-    from tracetag.signing.jwk import keys_from_jwks
+    from tracetag.formats.jwk import keys_from_jwks
 
     url = origin + "/.well-known/jwks.json"
     try:
@@ -164,7 +165,7 @@ def _get(url: str) -> httpx.Response:
 
 
 def _json_body(answer: httpx.Response, url: str) -> Any:
-    from tracetag.signing.jws import load_json
+    from tracetag.formats.jws import load_json
 
     if answer.status_code != 200:
         raise _fail(f"{url} answered HTTP {answer.status_code}")

@@ -1,1 +1,1 @@
-"""QR matrices and label output."""
+"""Labels from plain data: QR codes, PDF sheets, ZPL, CSV and ZIP; no database access."""

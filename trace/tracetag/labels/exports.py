@@ -7,6 +7,7 @@ import io
 import math
 import zipfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Literal
 
 from tracetag.labels.qr import (
@@ -18,9 +19,16 @@ from tracetag.labels.qr import (
     render_png,
     render_svg,
 )
-from tracetag.tags.service import PrintedTag
 
 ImageFormat = Literal["png", "svg"]
+
+
+@dataclass(frozen=True)
+class PrintedTag:
+    """One tag as its label shows it: its serial, and its link (or what its QR code holds)."""
+
+    serial: str
+    uri: str
 
 
 def csv_rows(tags: Iterable[PrintedTag]) -> Iterator[bytes]:

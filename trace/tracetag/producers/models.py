@@ -1,22 +1,27 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracetag.db import Base, UTCDateTime, utcnow
+from tracetag.core.database import Base, UTCDateTime, one_of, utcnow
 
-PRODUCER_KINDS = ("enterprise", "cooperative", "cooperative_group", "household")
+
+class ProducerKind(StrEnum):
+    """The kinds of OCOP producer ("chủ thể") the service registers."""
+
+    ENTERPRISE = "enterprise"
+    COOPERATIVE = "cooperative"
+    COOPERATIVE_GROUP = "cooperative_group"
+    HOUSEHOLD = "household"
 
 
 class Producer(Base):
     __tablename__ = "producers"
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('enterprise', 'cooperative', 'cooperative_group', 'household')",
-            name="kind",
-        ),
+        CheckConstraint(f"kind IN ({one_of(ProducerKind)})", name="kind"),
         CheckConstraint("ocop_stars IS NULL OR ocop_stars BETWEEN 1 AND 5", name="ocop_stars"),
     )
 

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tracetag.fields import EMAIL_PATTERN, PHONE_PATTERN, Text
-from tracetag.producers.models import Producer
+from tracetag.core.fields import EMAIL_PATTERN, PHONE_PATTERN, Text, ValuesOf, from_row
+from tracetag.producers.models import Producer, ProducerKind
 
-ProducerKind = Literal["enterprise", "cooperative", "cooperative_group", "household"]
 OCOP_VALIDITY_MONTHS = 36
 
 
@@ -54,7 +53,7 @@ class OcopRating(BaseModel):
 class ProducerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: ProducerKind
+    kind: Annotated[str, ValuesOf(ProducerKind)]
     name: Annotated[str, Text.for_column(Producer.name)]
     registration_code: Annotated[
         str,
@@ -83,7 +82,7 @@ class OcopOut(BaseModel):
 
 class ProducerOut(BaseModel):
     id: int
-    kind: ProducerKind
+    kind: Annotated[str, ValuesOf(ProducerKind)]
     name: str
     registration_code: str
     address_line: str
@@ -93,6 +92,23 @@ class ProducerOut(BaseModel):
     phone: str | None
     email: str | None
     ocop: OcopOut | None
+
+    @classmethod
+    def of(cls, producer: Producer) -> ProducerOut:
+        """The API's view of a stored producer (the one mapping of producer rows)."""
+        p = producer
+        ocop = None
+        if p.ocop_stars is not None:
+            assert p.ocop_certificate_no and p.ocop_issuer and p.ocop_issued_on
+            assert p.ocop_expires_on
+            ocop = OcopOut(
+                stars=p.ocop_stars,
+                certificate_no=p.ocop_certificate_no,
+                issuer=p.ocop_issuer,
+                issued_on=p.ocop_issued_on,
+                expires_on=p.ocop_expires_on,
+            )
+        return from_row(cls, p, ocop=ocop)
 
 
 class ApiKeyOut(BaseModel):

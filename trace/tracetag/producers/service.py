@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from tracetag.errors import Conflict, NotFound
 from tracetag.producers.models import Producer
-from tracetag.producers.schemas import OcopOut, ProducerCreate, ProducerOut
+from tracetag.producers.schemas import ProducerCreate
 
 
 def create_producer(session: Session, *, data: ProducerCreate) -> Producer:
@@ -45,30 +45,3 @@ def get_producer(session: Session, producer_id: int) -> Producer:
 
 def list_producers(session: Session) -> list[Producer]:
     return list(session.scalars(select(Producer).order_by(Producer.id)))
-
-
-def to_out(p: Producer) -> ProducerOut:
-    ocop = None
-    if p.ocop_stars is not None:
-        assert p.ocop_certificate_no and p.ocop_issuer and p.ocop_issued_on
-        assert p.ocop_expires_on
-        ocop = OcopOut(
-            stars=p.ocop_stars,
-            certificate_no=p.ocop_certificate_no,
-            issuer=p.ocop_issuer,
-            issued_on=p.ocop_issued_on,
-            expires_on=p.ocop_expires_on,
-        )
-    return ProducerOut(
-        id=p.id,
-        kind=p.kind,
-        name=p.name,
-        registration_code=p.registration_code,
-        address_line=p.address_line,
-        commune=p.commune,
-        district=p.district,
-        province=p.province,
-        phone=p.phone,
-        email=p.email,
-        ocop=ocop,
-    )

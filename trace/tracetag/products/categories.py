@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
-CategoryCode = Literal["food", "beverage", "herbal", "handicraft", "ornamental", "tourism"]
+
+class Category(StrEnum):
+    FOOD = "food"
+    BEVERAGE = "beverage"
+    HERBAL = "herbal"
+    HANDICRAFT = "handicraft"
+    ORNAMENTAL = "ornamental"
+    TOURISM = "tourism"
+
 
 CATEGORY_NAMES_VI: dict[str, str] = {
-    "food": "Thực phẩm",
-    "beverage": "Đồ uống",
-    "herbal": "Dược liệu và sản phẩm từ dược liệu",
-    "handicraft": "Hàng thủ công mỹ nghệ",
-    "ornamental": "Sinh vật cảnh",
-    "tourism": "Dịch vụ du lịch cộng đồng, du lịch sinh thái và điểm du lịch",
+    Category.FOOD: "Thực phẩm",
+    Category.BEVERAGE: "Đồ uống",
+    Category.HERBAL: "Dược liệu và sản phẩm từ dược liệu",
+    Category.HANDICRAFT: "Hàng thủ công mỹ nghệ",
+    Category.ORNAMENTAL: "Sinh vật cảnh",
+    Category.TOURISM: "Dịch vụ du lịch cộng đồng, du lịch sinh thái và điểm du lịch",
 }

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tracetag.db import Base, UTCDateTime, utcnow
+from tracetag.core.database import Base, UTCDateTime, utcnow
 from tracetag.producers.models import Producer
 
 

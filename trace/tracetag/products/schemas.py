@@ -4,9 +4,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from tracetag.fields import LongText, ShortText, Text
-from tracetag.gs1 import normalize_gtin
-from tracetag.products.categories import CategoryCode
+from tracetag.core.fields import LongText, ShortText, Text, ValuesOf, from_row
+from tracetag.gs1.ai import normalize_gtin
+from tracetag.products.categories import CATEGORY_NAMES_VI, Category
 from tracetag.products.models import Product
 
 Gtin = Annotated[
@@ -23,7 +23,7 @@ class ProductCreate(BaseModel):
     name: Annotated[str, Text.for_column(Product.name)]
     brand: Annotated[str, Text.for_column(Product.brand)] | None = None
     gtin: Gtin
-    category: CategoryCode
+    category: Annotated[str, ValuesOf(Category)]
     characteristics: LongText = ""
     unit: Annotated[str, Text.for_column(Product.unit)]
     # Stored in a JSON column, which has no length of its own.
@@ -42,3 +42,8 @@ class ProductOut(BaseModel):
     unit: str
     standards: list[str]
     image_sha256: str | None
+
+    @classmethod
+    def of(cls, product: Product) -> ProductOut:
+        """The API's view of a stored product (the one mapping of product rows)."""
+        return from_row(cls, product, category_name=CATEGORY_NAMES_VI[product.category])

@@ -4,10 +4,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracetag.errors import Conflict, NotFound
-from tracetag.products.categories import CATEGORY_NAMES_VI
 from tracetag.products.images import CleanImage
 from tracetag.products.models import Product, ProductImage
-from tracetag.products.schemas import ProductCreate, ProductOut
+from tracetag.products.schemas import ProductCreate
 
 
 def create_product(session: Session, *, producer_id: int, data: ProductCreate) -> Product:
@@ -62,19 +61,3 @@ def get_image(session: Session, sha256: str) -> ProductImage:
     if image is None:
         raise NotFound("image not found")
     return image
-
-
-def to_out(p: Product) -> ProductOut:
-    return ProductOut(
-        id=p.id,
-        producer_id=p.producer_id,
-        name=p.name,
-        brand=p.brand,
-        gtin=p.gtin,
-        category=p.category,
-        category_name=CATEGORY_NAMES_VI[p.category],
-        characteristics=p.characteristics,
-        unit=p.unit,
-        standards=list(p.standards),
-        image_sha256=p.image_sha256,
-    )

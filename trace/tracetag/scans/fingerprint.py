@@ -15,6 +15,9 @@ import ipaddress
 import re
 from functools import lru_cache
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
 _FAMILIES = [
     ("bot", re.compile(r"bot|crawl|spider|slurp|preview", re.I)),
     ("zalo", re.compile(r"Zalo", re.I)),
@@ -68,3 +71,11 @@ def client_hash(
     """HMAC-SHA-256 of network, User-Agent and language, 128 bits in hex."""
     material = "|".join((network_prefix(ip), user_agent or "", (language or "")[:40]))
     return _hmac(salt, material)
+
+
+def fingerprint_salt(configured: str | None, signing_key: Ed25519PrivateKey) -> bytes:
+    """The salt of the hashes: configured, or derived from the signing key (secret and stable)."""
+    if configured is not None:
+        return configured.encode("utf-8")
+    raw = signing_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return hashlib.sha256(b"tracetag scan fingerprint salt\0" + raw).digest()

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tracetag.errors import BadSignature, UnknownKey, VerificationError
+from tracetag.formats.digsig import tag_message, verify_digsig
 from tracetag.scans.models import TagReason
-from tracetag.signing.digsig import tag_message, verify_digsig
 
 
 @dataclass(frozen=True)

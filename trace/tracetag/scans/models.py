@@ -6,8 +6,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracetag.db import Base, UTCDateTime
-from tracetag.tags.models import BigId
+from tracetag.core.database import Base, BigId, UTCDateTime, one_of
 
 
 class TagReason(StrEnum):
@@ -36,9 +35,7 @@ class Scan(Base):
     __table_args__ = (
         Index("ix_scans_tag_id_scanned_at", "tag_id", "scanned_at"),
         CheckConstraint(
-            "suspicious IS NULL OR suspicious IN ("
-            + ", ".join(f"'{r}'" for r in SUSPICIOUS_REASONS)
-            + ")",
+            f"suspicious IS NULL OR suspicious IN ({one_of(SUSPICIOUS_REASONS)})",
             name="suspicious",
         ),
     )

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracetag.db import begin_write, utcnow
+from tracetag.core.database import begin_write, utcnow
 from tracetag.errors import ServiceUnavailable
 from tracetag.scans.label_check import LabelCheck
 from tracetag.scans.models import Scan, TagClient, TagReason

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from pydantic import BaseModel, Field
 
-from tracetag.scans.models import TagReason
+from tracetag.core.fields import from_row
+from tracetag.scans.models import Scan, TagReason
 
 
 class SuspiciousScanOut(BaseModel):
@@ -21,3 +23,15 @@ class SuspiciousScanOut(BaseModel):
     network: str = Field(description="Salted hash of the client's network (IPv4 /24, IPv6 /48).")
     client: str = Field(description="Salted hash of network, browser and language.")
     ua_family: str
+
+    @classmethod
+    def of(cls, scan: Scan, serial: str) -> SuspiciousScanOut:
+        """The API's view of a stored suspicious scan of the tag with this serial."""
+        return from_row(
+            cls,
+            scan,
+            serial=serial,
+            reason=TagReason(cast(str, scan.suspicious)),  # only suspicious scans are shown
+            network=scan.network_hash,
+            client=scan.client_hash,
+        )

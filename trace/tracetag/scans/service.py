@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracetag.scans.models import Scan, TagReason
+from tracetag.scans.models import Scan
 from tracetag.scans.schemas import SuspiciousScanOut
 from tracetag.tags.models import Tag, TagIssuance
 
@@ -33,15 +31,4 @@ def suspicious_scans(
         stmt = stmt.where(Tag.serial == serial)
     if before is not None:
         stmt = stmt.where(Scan.id < before)
-    return [
-        SuspiciousScanOut(
-            id=scan.id,
-            serial=tag_serial,
-            scanned_at=scan.scanned_at,
-            reason=TagReason(cast(str, scan.suspicious)),  # the query keeps suspicious scans
-            network=scan.network_hash,
-            client=scan.client_hash,
-            ua_family=scan.ua_family,
-        )
-        for scan, tag_serial in session.execute(stmt)
-    ]
+    return [SuspiciousScanOut.of(scan, serial) for scan, serial in session.execute(stmt)]

@@ -1,1 +1,1 @@
-"""Keys on disk, compact JWS of records, and the public key set (JWKS)."""
+"""Signing: key files, the key ring and issuer, and the inspector's check of a record."""

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from tracetag.errors import KeyStoreError
-from tracetag.signing.jwk import thumbprint
+from tracetag.formats.jwk import thumbprint
 
 PRIVATE_SUFFIX = ".key.pem"
 PUBLIC_SUFFIX = ".pub.pem"

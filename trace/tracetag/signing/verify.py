@@ -13,11 +13,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tracetag.batches.record import RECORD_TYPE
 from tracetag.errors import MalformedInput, RecordMismatch
-from tracetag.gs1 import GS1Error, parse_digital_link
-from tracetag.signing.jwk import keys_from_jwks
-from tracetag.signing.jws import RECORD_TYP, load_json, shown, verify_compact
+from tracetag.formats.jwk import keys_from_jwks
+from tracetag.formats.jws import RECORD_TYP, load_json, shown, verify_compact
+from tracetag.formats.record import RECORD_TYPE
+from tracetag.gs1.ai import GS1Error
+from tracetag.gs1.digital_link import parse_digital_link
 
 # The record members the verifier reports (FORMATS.md §3); each must be text.
 _SECTIONS = {"product": ("name", "gtin"), "batch": ("lot", "status"), "producer": ("name",)}

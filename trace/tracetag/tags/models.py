@@ -4,7 +4,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -14,10 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracetag.db import Base, UTCDateTime, utcnow
-
-# 64-bit ids on PostgreSQL; on SQLite an INTEGER PRIMARY KEY is the 64-bit rowid already.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+from tracetag.core.database import Base, BigId, UTCDateTime, one_of, utcnow
 
 
 class IssuanceState(StrEnum):
@@ -33,7 +29,7 @@ class TagIssuance(Base):
     __tablename__ = "tag_issuances"
     __table_args__ = (
         UniqueConstraint("producer_id", "idempotency_key"),
-        CheckConstraint("state IN ('pending', 'published')", name="state"),
+        CheckConstraint(f"state IN ({one_of(IssuanceState)})", name="state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Literal
+from typing import Literal, get_args
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.batches.models import Batch
 from tracetag.errors import NotFound
-from tracetag.gs1 import tag_digital_link
-from tracetag.labels.exports import ImageFormat, check_zpl, csv_rows, zip_images, zpl_labels
+from tracetag.formats.digsig import DIGSIG_LENGTH
+from tracetag.gs1.digital_link import tag_digital_link
+from tracetag.gs1.serials import ALPHABET, SERIAL_LENGTH
+from tracetag.labels.exports import (
+    ImageFormat,
+    PrintedTag,
+    check_zpl,
+    csv_rows,
+    zip_images,
+    zpl_labels,
+)
 from tracetag.labels.pdf import Label, SheetLayout, label_sheets
 from tracetag.labels.qr import LABEL_LEVEL, byte_mode_modules, qr_content, qr_modules
-from tracetag.signing.digsig import DIGSIG_LENGTH
 from tracetag.tags.models import TagIssuance
-from tracetag.tags.serials import ALPHABET, SERIAL_LENGTH
-from tracetag.tags.service import PrintedTag, find_published, iter_tags
+from tracetag.tags.service import find_published, iter_tags
 
 ExportFormat = Literal["pdf", "csv", "zpl", "zip"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
 MEDIA_TYPES = {
     "pdf": "application/pdf",
     "csv": "text/csv; charset=utf-8",

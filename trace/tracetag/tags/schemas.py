@@ -5,8 +5,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tracetag.fields import Text
+from tracetag.core.fields import Text, from_row
 from tracetag.tags.models import TagIssuance
+from tracetag.tags.printing import EXPORT_FORMATS
 
 MAX_TAGS_PER_ISSUANCE = 1_000_000
 
@@ -34,3 +35,9 @@ class IssuanceOut(BaseModel):
     idempotency_key: str
     created_at: datetime
     exports: dict[str, str]
+
+    @classmethod
+    def of(cls, issuance: TagIssuance) -> IssuanceOut:
+        """The API's view of a published issuance, with where to download its labels."""
+        labels = f"/api/v1/tag-issuances/{issuance.id}/labels"
+        return from_row(cls, issuance, exports={f: f"{labels}.{f}" for f in EXPORT_FORMATS})

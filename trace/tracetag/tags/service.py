@@ -33,14 +33,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
 
-from tracetag.batches.models import Batch
-from tracetag.batches.service import Issuer, get_batch
-from tracetag.db import begin_write, utcnow
+from tracetag.batches.models import Batch, BatchStatus
+from tracetag.batches.service import get_batch
+from tracetag.core.database import begin_write, utcnow
 from tracetag.errors import Conflict, Invalid, NotFound
-from tracetag.gs1 import tag_digital_link
-from tracetag.signing.digsig import TagSigner
+from tracetag.formats.digsig import TagSigner
+from tracetag.gs1.digital_link import tag_digital_link
+from tracetag.gs1.serials import new_serial
+from tracetag.labels.exports import PrintedTag
+from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
-from tracetag.tags.serials import new_serial
 
 log = logging.getLogger("tracetag.tags")
 
@@ -174,7 +176,7 @@ def _start_run(
                 session, producer_id=producer_id, idempotency_key=idempotency_key
             )
             if existing is None:
-                if batch.status == "recalled":
+                if batch.status == BatchStatus.RECALLED:
                     raise Invalid(
                         "batch_id", "the batch is recalled; no new tags can be issued for it"
                     )
@@ -322,7 +324,7 @@ def _publish(
         begin_write(session)
         began = time.monotonic()
         # A recall that came while the run was written wins: a recalled batch gets no tags.
-        if session.scalar(select(Batch.status).where(Batch.id == batch_id)) == "recalled":
+        if session.scalar(select(Batch.status).where(Batch.id == batch_id)) == BatchStatus.RECALLED:
             raise Invalid("batch_id", "the batch was recalled while its tags were issued")
         published = session.execute(
             update(_ISSUANCES).where(_still_ours(run)).values(state=IssuanceState.PUBLISHED)
@@ -432,12 +434,6 @@ def get_issuance(session: Session, *, producer_id: int, issuance_id: int) -> Tag
     if issuance is None or issuance.producer_id != producer_id:
         raise NotFound("issuance not found")
     return issuance
-
-
-@dataclass(frozen=True)
-class PrintedTag:
-    serial: str
-    uri: str
 
 
 def iter_tags(

@@ -1,0 +1,52 @@
+"""Typed FastAPI dependencies of the JSON API: who calls (an API key and its role), and ids."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tracetag.accounts.service import authenticate
+from tracetag.api.guard import UNAUTHORIZED, Caller
+from tracetag.web.deps import SessionDep
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: tt_…")
+
+
+def _caller(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The caller the request gate found (it checks keys before any body is read)."""
+    found: Caller | None = getattr(request.state, "caller", None)
+    if found is not None:
+        return found
+    key = authenticate(session, credentials.credentials) if credentials else None
+    if key is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=UNAUTHORIZED,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Caller(key.id, key.role, key.producer_id)
+
+
+def _producer_id(caller: Annotated[Caller, Depends(_caller)]) -> int:
+    if caller.role != "producer" or caller.producer_id is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs a producer API key")
+    return caller.producer_id
+
+
+def _admin(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+    if caller.role != "admin":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs an admin API key")
+    return caller
+
+
+ProducerIdDep = Annotated[int, Depends(_producer_id)]
+AdminDep = Annotated[Caller, Depends(_admin)]
+
+# Database ids are 32-bit on both backends; larger numbers cannot name anything.
+ResourceId = Annotated[int, Path(ge=1, le=2_147_483_647)]

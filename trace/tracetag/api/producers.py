@@ -1,0 +1,53 @@
+"""Admin API: producers and their API keys."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from tracetag.accounts.service import create_key
+from tracetag.api.deps import AdminDep, ProducerIdDep, ResourceId
+from tracetag.api.responses import API_ERRORS, errors
+from tracetag.producers import service
+from tracetag.producers.schemas import ApiKeyOut, ProducerCreate, ProducerOut
+from tracetag.web.deps import SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["admin"], responses=API_ERRORS)
+
+
+@router.post(
+    "/admin/producers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProducerOut,
+    responses=errors(400, 409, 413),
+)
+def create_producer(data: ProducerCreate, session: SessionDep, _: AdminDep) -> ProducerOut:
+    producer = service.create_producer(session, data=data)
+    session.commit()
+    return ProducerOut.of(producer)
+
+
+@router.get("/admin/producers", response_model=list[ProducerOut])
+def list_producers(session: SessionDep, _: AdminDep) -> list[ProducerOut]:
+    return [ProducerOut.of(p) for p in service.list_producers(session)]
+
+
+@router.post(
+    "/admin/producers/{producer_id}/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyOut,
+    responses=errors(404),
+)
+def issue_producer_key(producer_id: ResourceId, session: SessionDep, _: AdminDep) -> ApiKeyOut:
+    """Issue an API key for a producer; the key is shown only in this answer."""
+    producer = service.get_producer(session, producer_id)
+    row, token = create_key(session, role="producer", producer_id=producer.id, label="api")
+    session.commit()
+    return ApiKeyOut(
+        id=row.id, role=row.role, producer_id=row.producer_id, prefix=row.prefix, api_key=token
+    )
+
+
+@router.get("/me", response_model=ProducerOut, tags=["producer"], responses=errors(404))
+def me(session: SessionDep, producer_id: ProducerIdDep) -> ProducerOut:
+    """The producer this API key belongs to."""
+    return ProducerOut.of(service.get_producer(session, producer_id))

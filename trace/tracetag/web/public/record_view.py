@@ -1,0 +1,253 @@
+"""What a page shows of a batch record: the data, the verdicts, and the version history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracetag.batches.models import Batch, BatchStatus, SignedRecord
+from tracetag.batches.record import record_content
+from tracetag.batches.service import (
+    RecordReason,
+    RecordStatus,
+    Verdict,
+    check_record,
+    find_by_code,
+    records_of,
+)
+from tracetag.core.i18n import N_, gettext
+from tracetag.errors import NotFound, VerificationError
+from tracetag.formats.jws import verify_compact
+from tracetag.formats.record import CONTENT_SECTIONS
+from tracetag.products.service import get_image
+from tracetag.signing.keys import KeyRing
+from tracetag.web.public.pages import section_labels
+from tracetag.web.public.verdict import Headline, field_labels, headline
+
+RECORD_REASONS = {
+    RecordReason.SIGNATURE_INVALID: N_("The digital signature of the record does not verify."),
+    RecordReason.UNKNOWN_KEY: N_("The record is signed with a key this service does not publish."),
+    RecordReason.NOT_A_RECORD: N_("The signed content is not a batch record."),
+    RecordReason.CHAIN_BROKEN: N_("The record's version chain has been altered."),
+    RecordReason.HASH_WRONG: N_("The record's stored hash does not match its content."),
+    RecordReason.ROWS_DIFFER: N_("The data shown here differs from the signed record."),
+}
+
+
+@dataclass(frozen=True)
+class Since:
+    """What became of the batch after an old version: later versions, and a recall if any."""
+
+    latest_version: int
+    latest_issued_at: date
+    recalled_on: date | None
+
+
+@dataclass(frozen=True)
+class RecordView:
+    batch_id: int
+    gtin: str
+    lot: str
+    # What the page may present as the record: signed content, or the rows when they equal it;
+    # None when no signature vouches for anything (the page then shows no record data).
+    data: dict[str, Any] | None
+    verdict: Verdict
+    latest_verdict: Verdict
+    version: int
+    latest_version: int
+    record_hash: str
+    jws: str
+    issued_at: date
+    image: tuple[str, int, int] | None
+    versions: list[dict[str, Any]]
+    concerns: tuple[Headline, ...]  # of the record; a tag page adds its own
+    since: Since | None
+    recall_reason: str | None
+    expiry_date: date | None
+    # Rendered tag-page shells by language; they live exactly as long as this view.
+    shells: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_current(self) -> bool:
+        return self.version == self.latest_version
+
+    def headline(self) -> Headline:
+        return headline(self.concerns, tag=False)
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.headline().value,
+            "concerns": [c.value for c in self.concerns],
+            "verification": {
+                "status": self.verdict.status,
+                "kid": self.verdict.kid,
+                "reason": self.verdict.reason.value if self.verdict.reason else None,
+                "mismatched": self.verdict.mismatched,
+            },
+            "version": self.version,
+            "current_version": self.latest_version,
+            "record_hash": self.record_hash,
+            "record": self.verdict.payload,
+            "jws": self.jws,
+            "jws_url": f"/records/{self.record_hash}.jws",
+            "jwks_url": "/.well-known/jwks.json",
+        }
+
+    def context(self, lang: str, page_path: str) -> dict[str, Any]:
+        """Template variables for the record part of a page."""
+        data = self.data
+        lang_q = "" if lang == "vi" else f"&lang={lang}"
+        bad = self.verdict if self.verdict.status != RecordStatus.VALID else self.latest_verdict
+        context: dict[str, Any] = {
+            "data": data,
+            "lot": self.lot,
+            "verdict": self.verdict,
+            "concerns": self.concerns,
+            "tampered": Headline.TAMPERED in self.concerns,
+            "record_reason": RECORD_REASONS[bad.reason] if bad.reason else None,
+            "mismatched_labels": [gettext(lang, m) for m in field_labels(bad.mismatched)],
+            "since": self.since,
+            "recall_reason": self.recall_reason,
+            "expiry_date": self.expiry_date,
+            "version": self.version,
+            "is_current": self.is_current,
+            "issued_at": self.issued_at,
+            "record_hash": self.record_hash,
+            "page_url": page_path + ("" if lang == "vi" else f"?lang={lang}"),
+            "jws_url": f"/records/{self.record_hash}.jws",
+            "json_url": page_path + "?format=json",
+            "image_url": f"/media/{self.image[0]}" if self.image else None,
+            "image_w": self.image[1] if self.image else 0,
+            "image_h": self.image[2] if self.image else 0,
+            "versions": [
+                {**v, "url": f"{page_path}?version={v['version']}{lang_q}"} for v in self.versions
+            ],
+        }
+        if data is not None:
+            context.update(section_labels(lang, data["product"], data["producer"]))
+        return context
+
+
+def _signed_batch(payload: dict[str, Any] | None) -> dict[str, Any]:
+    batch = payload.get("batch") if payload else None
+    return batch if isinstance(batch, dict) else {}
+
+
+def _recalled_on(records: list[SignedRecord], keyring: KeyRing, after: int) -> date | None:
+    """The date of the first version after `after` whose signed record recalls the batch."""
+    for record in records:
+        if record.version <= after:
+            continue
+        try:
+            payload = verify_compact(record.jws, keyring.public).payload
+        except VerificationError:
+            continue
+        if (
+            isinstance(payload, dict)
+            and _signed_batch(payload).get("status") == BatchStatus.RECALLED
+        ):
+            return record.issued_at.date()
+    return None
+
+
+def build_record_view(
+    session: Session, *, batch: Batch, keyring: KeyRing, version: int | None = None
+) -> RecordView:
+    """Verify the stored JWS of the asked version (the latest by default) and gather the rest.
+
+    The verdicts rest on signed content only: the recall, the expiry date and the changes since
+    an old version come from verified records, never from unsigned columns.
+    """
+    records = records_of(session, batch.id)
+    latest = records[-1]
+    record = latest if version is None else next((r for r in records if r.version == version), None)
+    if record is None:
+        raise NotFound(f"version {version} does not exist")
+    current = record.version == latest.version
+    verdict = check_record(session, batch=batch, record=record, keyring=keyring, current=current)
+    latest_verdict = (
+        verdict
+        if current
+        else check_record(session, batch=batch, record=latest, keyring=keyring, current=True)
+    )
+    data: dict[str, Any] | None = None
+    if verdict.status == RecordStatus.VALID:
+        data = record_content(batch) if current else verdict.payload
+    elif verdict.payload is not None:  # rows differ: show what was signed, never the rows
+        data = {key: verdict.payload.get(key) for key in CONTENT_SECTIONS}
+
+    concerns: list[Headline] = []
+    if verdict.status != RecordStatus.VALID or latest_verdict.status != RecordStatus.VALID:
+        concerns.append(Headline.TAMPERED)
+    signed_latest = _signed_batch(latest_verdict.payload)
+    if signed_latest.get("status") == BatchStatus.RECALLED:
+        concerns.append(Headline.RECALLED)
+    expiry = _date(signed_latest.get("expiry_date"))
+    if expiry is not None and expiry < date.today():
+        concerns.append(Headline.EXPIRED)
+
+    since = None
+    if not current:
+        since = Since(
+            latest_version=latest.version,
+            latest_issued_at=latest.issued_at.date(),
+            # A recall is final, so only a recalled latest record has a recall to date.
+            recalled_on=_recalled_on(records, keyring, record.version)
+            if Headline.RECALLED in concerns
+            else None,
+        )
+    image = None
+    sha = data["product"].get("image_sha256") if data else None
+    if sha:
+        try:
+            row = get_image(session, sha)
+            image = (sha, row.width, row.height)
+        except NotFound:
+            image = None
+    return RecordView(
+        batch_id=batch.id,
+        gtin=batch.product.gtin,
+        lot=batch.lot,
+        data=data,
+        verdict=verdict,
+        latest_verdict=latest_verdict,
+        version=record.version,
+        latest_version=latest.version,
+        record_hash=record.record_hash,
+        jws=record.jws,
+        issued_at=record.issued_at.date(),
+        image=image,
+        versions=[
+            {"version": r.version, "issued_at": r.issued_at.date(), "note": r.note} for r in records
+        ],
+        concerns=tuple(concerns),
+        since=since,
+        recall_reason=signed_latest.get("recall_reason") if Headline.RECALLED in concerns else None,
+        expiry_date=expiry,
+    )
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def load_record_view(
+    factory: sessionmaker[Session],
+    keyring: KeyRing,
+    gtin: str,
+    lot: str,
+    version: int | None = None,
+) -> RecordView | None:
+    """The checked record view of a code, or None when the code (or version) is not registered."""
+    with factory() as session:
+        try:
+            batch = find_by_code(session, gtin=gtin, lot=lot)
+            return build_record_view(session, batch=batch, keyring=keyring, version=version)
+        except NotFound:
+            return None
