@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracetag.accounts.service import create_key
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCreate
 from tracetag.batches.service import create_batch
 from tracetag.gs1.ai import gtin_check_digit
+from tracetag.identity.api_keys import create_key
 from tracetag.producers.models import Producer
 from tracetag.producers.schemas import ProducerCreate
 from tracetag.producers.service import create_producer

@@ -1,11 +1,10 @@
 """Every ORM model, imported in one place so the metadata (and Alembic) sees them all."""
 
-from tracetag.accounts.models import ApiKey
 from tracetag.audit.models import AuditEvent
 from tracetag.batches.models import Batch, SignedRecord
 from tracetag.core.database import Base
 from tracetag.core.health import ReadinessProbe
-from tracetag.identity.models import PasswordReset, User, UserSession
+from tracetag.identity.models import ApiKey, PasswordReset, User, UserSession
 from tracetag.producers.models import Producer
 from tracetag.products.models import Product, ProductImage
 from tracetag.scans.models import Scan, TagClient

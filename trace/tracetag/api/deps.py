@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tracetag.accounts.service import authenticate
 from tracetag.api.guard import UNAUTHORIZED, Caller
+from tracetag.identity.api_keys import authenticate
 from tracetag.web.deps import SessionDep
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: tt_…")

@@ -17,7 +17,7 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tracetag.accounts.service import authenticate
+from tracetag.identity.api_keys import authenticate
 from tracetag.web.ratelimit import RateLimiter, Rule, client_key
 
 IMAGE_UPLOAD = re.compile(r"^/api/v1/products/[^/]+/image$")

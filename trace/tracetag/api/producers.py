@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from tracetag.accounts.service import create_key
 from tracetag.api.deps import AdminDep, ProducerIdDep, ResourceId
 from tracetag.api.responses import API_ERRORS, errors
+from tracetag.identity.api_keys import create_key
 from tracetag.producers import service
 from tracetag.producers.schemas import ApiKeyOut, ProducerCreate, ProducerOut
 from tracetag.web.deps import SessionDep

@@ -12,7 +12,7 @@ app = typer.Typer(help="Administration.", no_args_is_help=True)
 @app.command("create-key")
 def admin_create_key(label: str = "cli") -> None:
     """Create an admin API key and print it once."""
-    from tracetag.accounts.service import create_key
+    from tracetag.identity.api_keys import create_key
 
     settings = _common.settings()
     factory = _common.session_factory(settings)

@@ -61,9 +61,9 @@ def db_upgrade(revision: str = "head") -> None:
 
 def demo() -> None:
     """Load the demo data if the database is empty; print the demo URL and a fresh admin key."""
-    from tracetag.accounts.service import create_key, revoke_keys_labelled
     from tracetag.demo import database_is_empty, demo_batch, load_demo
     from tracetag.gs1.digital_link import digital_link
+    from tracetag.identity.api_keys import create_key, revoke_keys_labelled
 
     settings = _common.settings()
     issuer = _common.issuer(settings)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tracetag.ratelimit import RateLimiter, Rule, client_key
+from tracetag.web.ratelimit import RateLimiter, Rule, client_key
 
 PER_ACCOUNT = "5/minute;20/hour;50/day"
 PER_CLIENT = "20/minute;100/hour;500/day"

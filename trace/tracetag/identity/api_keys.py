@@ -8,8 +8,8 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracetag.accounts.models import ApiKey
-from tracetag.db import utcnow
+from tracetag.core.database import utcnow
+from tracetag.identity.models import ApiKey
 
 KEY_PREFIX = "tt_"
 

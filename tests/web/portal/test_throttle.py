@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tracetag.identity.throttle import LoginThrottle
-from tracetag.ratelimit import RateLimiter, Rule
+from tracetag.web.portal.throttle import LoginThrottle
+from tracetag.web.ratelimit import RateLimiter, Rule
 
 
 def _run(coro):  # type: ignore[no-untyped-def]

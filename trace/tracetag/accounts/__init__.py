@@ -1,1 +1,0 @@
-"""API keys for admins and producers; stored hashed."""
