@@ -36,6 +36,9 @@ COVERED = frozenset(
         "keys list",
         "demo",
         "admin create-key",
+        "admin create-user",
+        "admin list-keys",
+        "admin revoke-key",
         "tags issue",
         "tags export",
         "serve",
@@ -96,10 +99,13 @@ class Cli:
         pair = " ".join(words)
         self.ran.add(pair if pair in known else words[0] if words else args[0])
 
-    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, code: int = 0, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         self._note(args)
         result = subprocess.run(
             [sys.executable, "-m", "tracetag.cli", *args],
+            input=stdin,
             env=self.env,
             capture_output=True,
             text=True,
@@ -182,6 +188,42 @@ def run_readme(cli: Cli, tmp: Path, port: int) -> None:
     assert page[1] == f"http://127.0.0.1:{port}/01/08938535000252/10/ST25-2611-01"
     admin_key = cli("admin", "create-key").stdout.strip()
     assert re.fullmatch(r"\S{20,}", admin_key), admin_key
+    # README: tracetag admin create-user --email … --name … (the password from a pipe here)
+    made = cli(
+        "admin",
+        "create-user",
+        "--email",
+        "An@Example.vn",
+        "--name",
+        "Nguyễn Văn An",
+        "--password-stdin",
+        stdin="mật khẩu thử nghiệm\n",
+    ).stdout
+    assert re.fullmatch(r"created admin an@example\.vn \(user \d+\)\n", made), made
+    taken = cli(
+        "admin",
+        "create-user",
+        "--email",
+        "an@example.vn",
+        "--name",
+        "An",
+        "--password-stdin",
+        stdin="mật khẩu thử nghiệm\n",
+        code=2,
+    )
+    assert "exists" in taken.stderr
+    short = cli(
+        "admin",
+        "create-user",
+        "--email",
+        "b@example.vn",
+        "--name",
+        "B",
+        "--password-stdin",
+        stdin="ngắn\n",
+        code=2,
+    )
+    assert "password: at least 10 characters" in short.stderr
 
     # README: `tracetag tags issue 1 --count 100000` and `tracetag tags export 1 -o labels.pdf`;
     # 21 tags (one A4 sheet of 3 × 7) keep the test fast, the command is the same.
@@ -198,6 +240,16 @@ def run_readme(cli: Cli, tmp: Path, port: int) -> None:
             bearer = {"Authorization": f"Bearer {admin_key}"}
             assert http.get(producers, headers=bearer).status_code == 200
             assert http.get(producers, headers={"Authorization": "Bearer x"}).status_code == 401
+            # README: tracetag admin list-keys, tracetag admin revoke-key 7
+            spare = cli("admin", "create-key", "--label", "spare").stdout.strip()
+            listed = cli("admin", "list-keys").stdout
+            row = re.search(rf"^\s*(\d+)  {re.escape(spare[:10])}…  spare\s+live$", listed, re.M)
+            assert row is not None, listed
+            assert cli("admin", "revoke-key", row[1]).stdout == f"revoked API key {row[1]}\n"
+            spare_auth = {"Authorization": f"Bearer {spare}"}
+            assert http.get(producers, headers=spare_auth).status_code == 401
+            assert "revoked" in cli("admin", "list-keys").stdout
+            assert "no API key has id 999999" in cli("admin", "revoke-key", "999999", code=2).stderr
             # README: curl -o jwks.json …/.well-known/jwks.json; save the record's JWS
             (tmp / "jwks.json").write_bytes(http.get("/.well-known/jwks.json").content)
             record = http.get(page[1], headers={"Accept": "application/json"}).json()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from tracetag.api.deps import AdminDep, ProducerIdDep, ResourceId
 from tracetag.api.responses import API_ERRORS, errors
-from tracetag.identity.api_keys import create_key
+from tracetag.audit.models import Channel
+from tracetag.audit.service import Actor, record_change
+from tracetag.core.database import utcnow
+from tracetag.identity.api_keys import create_key, list_keys, revoke_key
 from tracetag.producers import service
-from tracetag.producers.schemas import ApiKeyOut, ProducerCreate, ProducerOut
+from tracetag.producers.schemas import ApiKeyInfo, ApiKeyOut, ProducerCreate, ProducerOut
 from tracetag.web.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["admin"], responses=API_ERRORS)
@@ -45,6 +48,43 @@ def issue_producer_key(producer_id: ResourceId, session: SessionDep, _: AdminDep
     return ApiKeyOut(
         id=row.id, role=row.role, producer_id=row.producer_id, prefix=row.prefix, api_key=token
     )
+
+
+@router.get(
+    "/admin/producers/{producer_id}/api-keys",
+    response_model=list[ApiKeyInfo],
+    responses=errors(404),
+)
+def list_producer_keys(
+    producer_id: ResourceId, session: SessionDep, _: AdminDep
+) -> list[ApiKeyInfo]:
+    """A producer's API keys, newest first, revoked ones too; never the keys themselves."""
+    producer = service.get_producer(session, producer_id)
+    return [ApiKeyInfo.model_validate(k) for k in list_keys(session, producer_id=producer.id)]
+
+
+@router.delete(
+    "/admin/api-keys/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=errors(404),
+)
+def revoke_api_key(key_id: ResourceId, session: SessionDep, admin: AdminDep) -> Response:
+    """Revoke an API key: it stops working at once. Revoking it again changes nothing."""
+    now = utcnow()
+    row, revoked = revoke_key(session, key_id=key_id, now=now)
+    if revoked:
+        record_change(
+            session,
+            actor=Actor(Channel.API, f"API key {admin.key_id}", key_id=admin.key_id),
+            action="api_key.revoke",
+            target_type="api_key",
+            target_id=row.id,
+            producer_id=row.producer_id,
+            at=now,
+        )
+        session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=ProducerOut, tags=["producer"], responses=errors(404))

@@ -20,3 +20,118 @@ def admin_create_key(label: str = "cli") -> None:
         _row, token = create_key(session, role="admin", label=label)
         session.commit()
     typer.echo(token)
+
+
+@app.command("create-user")
+def admin_create_user(
+    email: str = typer.Option(..., help="The address they sign in with."),
+    name: str = typer.Option(..., help="Their name as pages show it."),
+    role: str = typer.Option("admin", help="admin, inspector or producer."),
+    producer_id: int | None = typer.Option(None, help="For a producer member: the producer."),
+    member_role: str = typer.Option("owner", help="For a producer member: owner or staff."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input, not a prompt."
+    ),
+) -> None:
+    """Create a user who signs in to the portal (the first admin, say); asks for the password."""
+    import sys
+
+    from tracetag.audit.models import Channel
+    from tracetag.audit.service import Actor, record_change
+    from tracetag.core.database import utcnow
+    from tracetag.errors import Conflict, Invalid
+    from tracetag.identity.models import MemberRole, Role
+    from tracetag.identity.passwords import Passwords
+    from tracetag.identity.service import create_user
+
+    roles = {r.value: r for r in Role}
+    if role not in roles:
+        raise _common.fail(f"--role must be one of {', '.join(roles)}, not {role!r}")
+    chosen = roles[role]
+    members = {m.value: m for m in MemberRole}
+    if chosen is Role.PRODUCER and (producer_id is None or member_role not in members):
+        raise _common.fail("a producer member needs --producer-id and --member-role owner|staff")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _common.settings()
+    factory = _common.session_factory(settings)
+    with factory() as session:
+        try:
+            user = create_user(
+                session,
+                Passwords(),
+                email=email,
+                name=name,
+                password=password,
+                role=chosen,
+                producer_id=producer_id if chosen is Role.PRODUCER else None,
+                member_role=members[member_role] if chosen is Role.PRODUCER else None,
+            )
+        except Invalid as exc:
+            raise _common.fail(f"{exc.field}: {exc.message}") from exc
+        except Conflict as exc:
+            raise _common.fail(str(exc)) from exc
+        record_change(
+            session,
+            actor=Actor(Channel.CLI, "cli"),
+            action="user.create",
+            target_type="user",
+            target_id=user.id,
+            producer_id=user.producer_id,
+            at=utcnow(),
+            details={"email": user.email, "role": user.role},
+        )
+        session.commit()
+    typer.echo(f"created {chosen.value} {user.email} (user {user.id})")
+
+
+@app.command("list-keys")
+def admin_list_keys(
+    producer_id: int | None = typer.Option(None, help="A producer's keys; without it, admins'."),
+) -> None:
+    """List API keys, newest first: id, first characters, label, and whether revoked."""
+    from tracetag.identity.api_keys import list_keys
+
+    settings = _common.settings()
+    with _common.session_factory(settings)() as session:
+        rows = list_keys(session, producer_id=producer_id)
+    if not rows:
+        typer.echo("no API keys")
+    for row in rows:
+        state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "live"
+        typer.echo(f"{row.id:>6}  {row.prefix}…  {row.label or '-':<20}  {state}")
+
+
+@app.command("revoke-key")
+def admin_revoke_key(key_id: int) -> None:
+    """Revoke an API key by its id (see list-keys): it stops working at once."""
+    from tracetag.audit.models import Channel
+    from tracetag.audit.service import Actor, record_change
+    from tracetag.core.database import utcnow
+    from tracetag.errors import NotFound
+    from tracetag.identity.api_keys import revoke_key
+
+    settings = _common.settings()
+    now = utcnow()
+    with _common.session_factory(settings)() as session:
+        try:
+            row, revoked = revoke_key(session, key_id=key_id, now=now)
+        except NotFound as exc:
+            message = f"no API key has id {key_id}; see: tracetag admin list-keys"
+            raise _common.fail(message) from exc
+        if not revoked:
+            typer.echo(f"API key {key_id} was revoked already")
+            return
+        record_change(
+            session,
+            actor=Actor(Channel.CLI, "cli"),
+            action="api_key.revoke",
+            target_type="api_key",
+            target_id=row.id,
+            producer_id=row.producer_id,
+            at=now,
+        )
+        session.commit()
+    typer.echo(f"revoked API key {key_id}")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracetag.core.database import utcnow
+from tracetag.errors import NotFound
 from tracetag.identity.models import ApiKey
 
 KEY_PREFIX = "tt_"
@@ -56,3 +58,23 @@ def authenticate(session: Session, token: str) -> ApiKey | None:
     if row is None or row.revoked_at is not None:
         return None
     return row
+
+
+def list_keys(session: Session, *, producer_id: int | None) -> list[ApiKey]:
+    """A producer's keys (or, with None, the admin keys), newest first; revoked ones too."""
+    column = ApiKey.producer_id
+    owner = column.is_(None) if producer_id is None else column == producer_id
+    return list(session.scalars(select(ApiKey).where(owner).order_by(ApiKey.id.desc())))
+
+
+def revoke_key(session: Session, *, key_id: int, now: datetime) -> tuple[ApiKey, bool]:
+    """Revoke a key: it stops working at once. Returns the key and whether this revoked it
+    (revoking a revoked key changes nothing)."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound("no API key has this id")
+    if row.revoked_at is not None:
+        return row, False
+    row.revoked_at = now
+    session.flush()
+    return row, True

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -109,6 +109,20 @@ class ProducerOut(BaseModel):
                 expires_on=p.ocop_expires_on,
             )
         return from_row(cls, p, ocop=ocop)
+
+
+class ApiKeyInfo(BaseModel):
+    """An API key as a list shows it: never the key itself, only its first characters."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    role: str
+    producer_id: int | None
+    label: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
 
 
 class ApiKeyOut(BaseModel):
