@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 from tracetag.api.deps import AdminDep, ProducerIdDep, ResourceId
 from tracetag.api.responses import API_ERRORS, errors
 from tracetag.audit.models import Channel
-from tracetag.audit.service import Actor, record_change
+from tracetag.audit.service import Actor
 from tracetag.core.database import utcnow
 from tracetag.identity.api_keys import create_key, list_keys, revoke_key
 from tracetag.producers import service
@@ -71,19 +71,9 @@ def list_producer_keys(
 )
 def revoke_api_key(key_id: ResourceId, session: SessionDep, admin: AdminDep) -> Response:
     """Revoke an API key: it stops working at once. Revoking it again changes nothing."""
-    now = utcnow()
-    row, revoked = revoke_key(session, key_id=key_id, now=now)
-    if revoked:
-        record_change(
-            session,
-            actor=Actor(Channel.API, f"API key {admin.key_id}", key_id=admin.key_id),
-            action="api_key.revoke",
-            target_type="api_key",
-            target_id=row.id,
-            producer_id=row.producer_id,
-            at=now,
-        )
-        session.commit()
+    actor = Actor(Channel.API, f"API key {admin.key_id}", key_id=admin.key_id)
+    revoke_key(session, key_id=key_id, now=utcnow(), actor=actor)
+    session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

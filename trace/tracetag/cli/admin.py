@@ -108,30 +108,17 @@ def admin_list_keys(
 def admin_revoke_key(key_id: int) -> None:
     """Revoke an API key by its id (see list-keys): it stops working at once."""
     from tracetag.audit.models import Channel
-    from tracetag.audit.service import Actor, record_change
+    from tracetag.audit.service import Actor
     from tracetag.core.database import utcnow
     from tracetag.errors import NotFound
     from tracetag.identity.api_keys import revoke_key
 
     settings = _common.settings()
-    now = utcnow()
     with _common.session_factory(settings)() as session:
         try:
-            row, revoked = revoke_key(session, key_id=key_id, now=now)
+            revoke_key(session, key_id=key_id, now=utcnow(), actor=Actor(Channel.CLI, "cli"))
         except NotFound as exc:
             message = f"no API key has id {key_id}; see: tracetag admin list-keys"
             raise _common.fail(message) from exc
-        if not revoked:
-            typer.echo(f"API key {key_id} was revoked already")
-            return
-        record_change(
-            session,
-            actor=Actor(Channel.CLI, "cli"),
-            action="api_key.revoke",
-            target_type="api_key",
-            target_id=row.id,
-            producer_id=row.producer_id,
-            at=now,
-        )
         session.commit()
     typer.echo(f"revoked API key {key_id}")

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracetag.audit.service import Actor, record_change
 from tracetag.core.database import utcnow
 from tracetag.errors import NotFound
 from tracetag.identity.models import ApiKey
@@ -67,14 +68,21 @@ def list_keys(session: Session, *, producer_id: int | None) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).where(owner).order_by(ApiKey.id.desc())))
 
 
-def revoke_key(session: Session, *, key_id: int, now: datetime) -> tuple[ApiKey, bool]:
-    """Revoke a key: it stops working at once. Returns the key and whether this revoked it
-    (revoking a revoked key changes nothing)."""
+def revoke_key(session: Session, *, key_id: int, now: datetime, actor: Actor) -> ApiKey:
+    """Revoke a key: it stops working at once, and the audit log says who revoked it.
+    Revoking a revoked key changes nothing, and logs nothing."""
     row = session.get(ApiKey, key_id)
     if row is None:
         raise NotFound("no API key has this id")
-    if row.revoked_at is not None:
-        return row, False
-    row.revoked_at = now
-    session.flush()
-    return row, True
+    if row.revoked_at is None:
+        row.revoked_at = now
+        record_change(
+            session,
+            actor=actor,
+            action="api_key.revoke",
+            target_type="api_key",
+            target_id=row.id,
+            producer_id=row.producer_id,
+            at=now,
+        )
+    return row
