@@ -82,8 +82,10 @@ def create_app(
 ) -> FastAPI:
     """Build the app; tests pass their own session factory and key ring."""
     settings = settings or Settings()
+    own_engine = None  # an engine made here is closed here; a caller's factory stays the caller's
     if session_factory is None:
-        session_factory = make_session_factory(make_engine(settings.database_url))
+        own_engine = make_engine(settings.database_url)
+        session_factory = make_session_factory(own_engine)
     if keyring is None:
         passphrase = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
         keyring = KeyRing.load(settings.keys_dir, passphrase, settings.signing_kid)
@@ -106,6 +108,8 @@ def create_app(
         yield
         recorder.stop()  # store every queued scan before the process ends
         limiter.close()
+        if own_engine is not None:
+            own_engine.dispose()  # close the pooled connections rather than leave them to the GC
 
     app = FastAPI(
         lifespan=lifespan,
