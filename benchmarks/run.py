@@ -13,7 +13,6 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # for tests.databases (fresh databases on both backends)
 
 from tests.databases import POSTGRES_ENV, fresh_database  # noqa: E402
+from tests.servers import free_port  # noqa: E402
 
 from tracetag.labels.qr import qr_modules  # noqa: E402
 
@@ -240,12 +240,6 @@ def bench_labels(counts: list[int]) -> None:
 
 
 # --- scans -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracetag.core.database import Base, UTCDateTime
+from tracetag.core.database import Base, UTCDateTime, one_of
 
 
 class Channel(StrEnum):
@@ -28,9 +28,7 @@ class Channel(StrEnum):
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (
-        CheckConstraint(
-            "channel IN (" + ", ".join(f"'{c.value}'" for c in Channel) + ")", name="channel"
-        ),
+        CheckConstraint(f"channel IN ({one_of(Channel)})", name="channel"),
         Index("ix_audit_events_producer_id_at", "producer_id", "at"),
         Index("ix_audit_events_at", "at"),
     )

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracetag.core.database import Base, UTCDateTime, utcnow
+from tracetag.core.database import Base, UTCDateTime, one_of, utcnow
 
 
 class Role(StrEnum):
@@ -26,19 +26,15 @@ class MemberRole(StrEnum):
     STAFF = "staff"
 
 
-def _one_of(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v.value}'" for v in values) + ")"
-
-
 class User(Base):
     """A person who signs in with an e-mail address and a password (argon2id hash only)."""
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(_one_of("role", Role), name="role"),
+        CheckConstraint(f"role IN ({one_of(Role)})", name="role"),
         CheckConstraint(
             "(role = 'producer' AND producer_id IS NOT NULL AND "
-            f"{_one_of('member_role', MemberRole)}) OR "
+            f"member_role IN ({one_of(MemberRole)})) OR "
             "(role <> 'producer' AND producer_id IS NULL AND member_role IS NULL)",
             name="role_member",
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,9 +20,13 @@ class Passwords:
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self._hasher = hasher or PasswordHasher()
-        # Verified against when an e-mail address is unknown, so that it costs what a wrong
-        # password costs and the time does not tell which addresses have accounts.
-        self._decoy = self._hasher.hash("not a password of anyone")
+
+    @cached_property
+    def _decoy(self) -> str:
+        """Verified against when an e-mail address is unknown, so that it costs what a wrong
+        password costs and the time does not tell which addresses have accounts. Made on first
+        need: a command that only sets a password never pays for it."""
+        return self._hasher.hash("not a password of anyone")
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(normalized(password))
