@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
@@ -16,6 +17,7 @@ from tests import factories
 from tests.databases import POSTGRES_ENV, backends, fresh_database
 from tracetag.app import create_app
 from tracetag.core.database import make_engine
+from tracetag.identity.passwords import Passwords
 from tracetag.settings import Settings
 from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing, generate_key
@@ -78,7 +80,12 @@ def keyring(keys_dir: Path) -> KeyRing:
 
 @pytest.fixture
 def settings(keys_dir: Path, database_url: str) -> Settings:
-    return Settings(database_url=database_url, keys_dir=keys_dir, public_base_url=BASE_URL)
+    return Settings(
+        database_url=database_url,
+        keys_dir=keys_dir,
+        public_base_url=BASE_URL,
+        secret_key="test-portal-secret-not-for-production",
+    )
 
 
 @pytest.fixture
@@ -86,9 +93,22 @@ def issuer(keyring: KeyRing) -> Issuer:
     return Issuer(keyring=keyring, name="tracetag", base_url=BASE_URL)
 
 
+@pytest.fixture(scope="session")
+def passwords() -> Passwords:
+    # A cheap cost for speed; tests/identity/test_passwords.py checks the default one.
+    return Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
 @pytest.fixture
-def app(settings: Settings, session_factory: sessionmaker[Session], keyring: KeyRing) -> FastAPI:
-    return create_app(settings, session_factory=session_factory, keyring=keyring)
+def app(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    keyring: KeyRing,
+    passwords: Passwords,
+) -> FastAPI:
+    return create_app(
+        settings, session_factory=session_factory, keyring=keyring, passwords=passwords
+    )
 
 
 @pytest.fixture

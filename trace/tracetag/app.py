@@ -22,6 +22,9 @@ from tracetag import __version__
 from tracetag.api import routers as api_routers
 from tracetag.api.guard import RequestGuard
 from tracetag.core.database import make_engine, make_session_factory
+from tracetag.identity.mail import LogMailer, Mailer, SmtpMailer
+from tracetag.identity.passwords import Passwords
+from tracetag.identity.service import SessionPolicy
 from tracetag.scans.assess import CopyThresholds
 from tracetag.scans.fingerprint import fingerprint_salt
 from tracetag.scans.label_check import DigsigVerifier
@@ -33,6 +36,11 @@ from tracetag.tags.service import cleanup_incomplete_issuances
 from tracetag.web.errors import install_error_handlers
 from tracetag.web.headers import SecurityHeaders, security_headers
 from tracetag.web.health import router as health_router
+from tracetag.web.portal import routers as portal_routers
+from tracetag.web.portal.csrf import PortalCsrf, portal_secret
+from tracetag.web.portal.errors import form_expired_page, install_portal_errors
+from tracetag.web.portal.render import PortalPages
+from tracetag.web.portal.throttle import LoginThrottle
 from tracetag.web.public.fast_path import ScanFastPath
 from tracetag.web.public.pages import STATIC_DIR, Pages
 from tracetag.web.public.record_view import load_record_view
@@ -73,14 +81,28 @@ def _clean_up_issuances(factory: sessionmaker[Session]) -> None:
         log.warning("removed %d tag issuance(s) left incomplete by a crash", removed)
 
 
+def _mailer(settings: Settings) -> Mailer:
+    if settings.smtp_host is None:
+        return LogMailer()
+    return SmtpMailer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_sender,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     session_factory: sessionmaker[Session] | None = None,
     keyring: KeyRing | None = None,
     fast_path: bool = True,
+    passwords: Passwords | None = None,
 ) -> FastAPI:
-    """Build the app; tests pass their own session factory and key ring."""
+    """Build the app; tests pass their own session factory, key ring and password hasher."""
     settings = settings or Settings()
     own_engine = None  # an engine made here is closed here; a caller's factory stays the caller's
     if session_factory is None:
@@ -145,6 +167,11 @@ def create_app(
         window_hours=settings.copy_window_hours,
     )
     app.state.limiter = limiter
+    app.state.portal_pages = PortalPages()
+    app.state.passwords = passwords or Passwords()
+    app.state.session_policy = SessionPolicy()
+    app.state.login_throttle = LoginThrottle(limiter)
+    app.state.mailer = _mailer(settings)
     app.state.rate_rules = {
         "scan": Rule.parse("scan", settings.rate_scan),
         "unknown_serial": Rule.parse("unknown-serial", settings.rate_unknown_serial),
@@ -154,12 +181,23 @@ def create_app(
 
     for router in api_routers:
         app.include_router(router)
+    for router in portal_routers:
+        app.include_router(router)
     app.include_router(public_router)
     app.include_router(resolver_router)  # after public_router: its /01/{gtin}/{rest} is a catch-all
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(health_router)
     install_error_handlers(app)
+    install_portal_errors(app)
+    # Innermost: only /portal passes through it, and scan pages answered by the fast path
+    # never reach it.
+    app.add_middleware(
+        PortalCsrf,
+        secret=portal_secret(settings),
+        secure=settings.public_base_url.startswith("https://"),
+        failed_page=form_expired_page,
+    )
     if fast_path:
         app.add_middleware(ScanFastPath)
     app.add_middleware(

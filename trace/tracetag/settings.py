@@ -37,6 +37,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; sqlite:///… or postgresql+psycopg://…",
     )
     keys_dir: Path = Field(default_factory=lambda data: _in_data_dir(data, "keys", "keys"))
+    secret_key_file: Path = Field(
+        default_factory=lambda data: _in_data_dir(data, "secret_key", "var/secret_key"),
+        description="Where the portal's form-signing secret is kept (made 0600 on first start).",
+    )
     env: Literal["development", "production"] = "development"
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
@@ -75,6 +79,18 @@ class Settings(BaseSettings):
         default=None,
         description="Salt of client fingerprints; default: derived from the signing key.",
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the portal's form tokens; default: the secret in secret_key_file.",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for password-reset mail; unset: mail is logged."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_sender: str = "tracetag <no-reply@localhost>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
     scan_queue_size: int = Field(
         default=10_000, ge=1, description="Scans waiting to be stored; beyond it, 503 at once."
     )
@@ -130,7 +146,7 @@ class Settings(BaseSettings):
         # Absolute, so the database URL and the keys do not move with the current directory.
         return value.absolute() if value is not None else None
 
-    @field_validator("key_passphrase")
+    @field_validator("key_passphrase", "secret_key", "smtp_password")
     @classmethod
     def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value():

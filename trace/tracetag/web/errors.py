@@ -19,6 +19,7 @@ from tracetag.errors import (
     TooManyRequests,
     TraceError,
 )
+from tracetag.web.portal.errors import error_page as portal_error_page
 from tracetag.web.public.pages import Pages
 from tracetag.web.public.routes import bad_link_page, page_lang, render_page, wants_json
 
@@ -27,6 +28,10 @@ log = logging.getLogger("tracetag")
 
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
+
+
+def _is_portal(request: Request) -> bool:
+    return request.url.path.startswith("/portal")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -40,6 +45,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:
+        if _is_portal(request):
+            return portal_error_page(request, 404)
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(Conflict)
@@ -121,6 +128,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_portal(request) and exc.status_code in (403, 404):
+            return portal_error_page(request, exc.status_code)
         if _is_api(request) or wants_json(request) or exc.status_code != 404:
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
@@ -131,6 +140,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _is_portal(request):
+            return portal_error_page(request, 500)
         if _is_api(request) or wants_json(request):
             return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
         lang = page_lang(request)

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from markupsafe import Markup, escape
 
-from tracetag.core.i18n import LANGUAGES, N_, Formatter, gettext, translations
+from tracetag.core.i18n import LANGUAGES, N_, Formatter, gettext
 from tracetag.core.resources import PUBLIC_PAGES, package_path
 from tracetag.producers.models import ProducerKind
 from tracetag.products.categories import Category
@@ -22,6 +22,7 @@ from tracetag.scans.assess import TagCheck
 from tracetag.scans.models import TagReason
 from tracetag.web.public.gzip_template import Deflated, Piece
 from tracetag.web.public.verdict import Headline
+from tracetag.web.templating import page_environment
 
 TEMPLATES_DIR = package_path(PUBLIC_PAGES) / "templates"
 STATIC_DIR = package_path(PUBLIC_PAGES) / "static"
@@ -86,16 +87,7 @@ class Pages:
     def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
         self.envs: dict[str, Environment] = {}
         for lang in LANGUAGES:
-            env = Environment(
-                loader=FileSystemLoader(templates_dir),
-                autoescape=select_autoescape(default=True, default_for_string=True),
-                undefined=StrictUndefined,
-                extensions=["jinja2.ext.i18n"],
-                trim_blocks=True,
-                lstrip_blocks=True,
-                auto_reload=False,  # templates ship with the code; no stat() per render
-            )
-            env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+            env = page_environment(templates_dir, lang)
             env.globals["place"] = _place
             env.globals["tag_reasons"] = TAG_REASONS
             self.envs[lang] = env

@@ -1,0 +1,212 @@
+"""Signing in and out, and setting a new password through a one-time link."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+
+from tracetag.core.database import utcnow
+from tracetag.core.i18n import N_, gettext
+from tracetag.errors import Invalid
+from tracetag.identity.mail import Mailer
+from tracetag.identity.passwords import Passwords
+from tracetag.identity.service import (
+    InvalidCredentials,
+    InvalidResetLink,
+    SessionPolicy,
+    authenticate,
+    end_session,
+    request_reset,
+    reset_password,
+    start_session,
+)
+from tracetag.web.deps import SessionDep, SettingsDep
+from tracetag.web.portal.render import PortalPages, portal_lang
+from tracetag.web.portal.session import (
+    PORTAL,
+    SESSION_COOKIE,
+    SignedInDep,
+    clear_session_cookie,
+    safe_next,
+    set_session_cookie,
+)
+from tracetag.web.portal.throttle import LoginThrottle
+
+router = APIRouter(prefix=PORTAL, include_in_schema=False)
+
+Text = Annotated[str, Form(max_length=300)]
+Secret = Annotated[str, Form(max_length=1000)]
+
+
+def _pages(request: Request) -> PortalPages:
+    pages: PortalPages = request.app.state.portal_pages
+    return pages
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _minutes(seconds: int) -> int:
+    return max(1, -(-seconds // 60))
+
+
+@router.get("")
+def portal_home(request: Request) -> Response:
+    return _see_other(f"{PORTAL}/dashboard")
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None, done: str | None = None) -> Response:
+    return _pages(request).page(
+        request, "login.html", email="", error=None, next=safe_next(next) or "", done=done
+    )
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    email: Text = "",
+    password: Secret = "",
+    next: Text = "",
+) -> Response:
+    pages = _pages(request)
+    lang = portal_lang(request)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    ip = request.client.host if request.client else None
+    wait = await throttle.wait(email=email, ip=ip)
+    if wait is not None:
+        message = gettext(
+            lang, N_("Too many failed sign-ins. Please wait %(minutes)s minute(s) and try again.")
+        ) % {"minutes": _minutes(wait)}
+        return pages.page(
+            request,
+            "login.html",
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+            email=email,
+            error=message,
+            next=safe_next(next) or "",
+            done=None,
+        )
+    passwords: Passwords = request.app.state.passwords
+    now = utcnow()
+    try:
+        user = await run_in_threadpool(
+            authenticate, session, passwords, email=email, password=password, now=now
+        )
+    except InvalidCredentials:
+        await throttle.failed(email=email, ip=ip)
+        return pages.page(
+            request,
+            "login.html",
+            status_code=400,
+            email=email,
+            error=gettext(lang, N_("Wrong e-mail address or password.")),
+            next=safe_next(next) or "",
+            done=None,
+        )
+    policy: SessionPolicy = request.app.state.session_policy
+    _row, token = start_session(session, user=user, now=now, policy=policy)
+    session.commit()
+    target = safe_next(next) or f"{PORTAL}/dashboard"
+    response = _see_other(target)
+    set_session_cookie(response, token, settings, int(policy.absolute.total_seconds()))
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token:
+        end_session(session, token=token, now=utcnow())
+        session.commit()
+    response = _see_other(f"{PORTAL}/login?done=logout")
+    clear_session_cookie(response, settings)
+    return response
+
+
+@router.get("/password/forgot")
+def forgot_form(request: Request) -> Response:
+    return _pages(request).page(request, "forgot.html", email="", sent=False)
+
+
+@router.post("/password/forgot")
+def forgot(
+    request: Request, session: SessionDep, settings: SettingsDep, email: Text = ""
+) -> Response:
+    lang = portal_lang(request)
+    found = request_reset(session, email=email, now=utcnow())
+    if found is not None:
+        user, token = found
+        session.commit()
+        link = f"{settings.public_base_url}{PORTAL}/password/reset?token={token}"
+        mailer: Mailer = request.app.state.mailer
+        mailer.send(
+            to=user.email,
+            subject=gettext(lang, N_("Set a new tracetag password")),
+            body=gettext(
+                lang,
+                N_(
+                    "Someone asked to set a new password for this account. If it was you, open "
+                    "this link within an hour:\n\n%(link)s\n\nIf it was not you, ignore this "
+                    "e-mail; your password stays as it is."
+                ),
+            )
+            % {"link": link},
+        )
+    # The same answer whether or not the address has an account.
+    return _pages(request).page(request, "forgot.html", email=email, sent=True)
+
+
+@router.get("/password/reset")
+def reset_form(request: Request, token: str = "") -> Response:
+    return _pages(request).page(request, "reset.html", token=token[:100], error=None)
+
+
+@router.post("/password/reset")
+async def reset(
+    request: Request,
+    session: SessionDep,
+    token: Secret = "",
+    password: Secret = "",
+    password_again: Secret = "",
+) -> Response:
+    lang = portal_lang(request)
+    pages = _pages(request)
+    error = None
+    if password != password_again:
+        error = gettext(lang, N_("The two passwords are not the same."))
+    else:
+        passwords: Passwords = request.app.state.passwords
+        try:
+            await run_in_threadpool(
+                reset_password, session, passwords, token=token, password=password, now=utcnow()
+            )
+        except InvalidResetLink:
+            error = gettext(lang, N_("This link is no longer valid. Please ask for a new one."))
+        except Invalid as exc:
+            error = password_problem(lang, exc)
+        else:
+            session.commit()
+            return _see_other(f"{PORTAL}/login?done=password")
+    return pages.page(request, "reset.html", status_code=400, token=token[:100], error=error)
+
+
+def password_problem(lang: str, exc: Invalid) -> str:
+    """A password rule broken, in the page's language."""
+    if "at least" in exc.message:
+        return gettext(lang, N_("The password needs at least 10 characters."))
+    if "at most" in exc.message:
+        return gettext(lang, N_("The password is too long (at most 256 characters)."))
+    return gettext(lang, N_("The password must not be your e-mail address."))
+
+
+@router.get("/me")
+def me(request: Request, user: SignedInDep) -> Response:
+    return _see_other(user.home)

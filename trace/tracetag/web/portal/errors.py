@@ -1,0 +1,61 @@
+"""How the portal answers what went wrong: to sign in, not allowed, not found, form expired."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from tracetag.core.i18n import N_, gettext
+from tracetag.web.portal.render import PortalPages, portal_lang
+from tracetag.web.portal.session import LoginRequired, NotAllowed, login_redirect
+
+MESSAGES = {
+    403: (N_("Not allowed"), N_("Your account cannot open this page.")),
+    404: (
+        N_("Not found"),
+        N_("There is nothing here, or it belongs to another producer."),
+    ),
+    500: (N_("Server error"), N_("Something went wrong. Please try again later.")),
+}
+
+
+def error_page(request: Request, status_code: int) -> Response:
+    lang = portal_lang(request)
+    title, message = MESSAGES.get(status_code, MESSAGES[500])
+    pages: PortalPages = request.app.state.portal_pages
+    return pages.page(
+        request,
+        "error.html",
+        status_code=status_code,
+        title=gettext(lang, title),
+        message=gettext(lang, message),
+    )
+
+
+def form_expired_page(request: Request) -> Response:
+    """The answer when a form's token is missing or wrong (asgi-csrf's failure hook)."""
+    lang = portal_lang(request)
+    pages: PortalPages = request.app.state.portal_pages
+    return pages.page(
+        request,
+        "error.html",
+        status_code=403,
+        title=gettext(lang, N_("The form has expired")),
+        message=gettext(
+            lang,
+            N_(
+                "This form was open too long, or your browser does not keep cookies for this "
+                "site. Go back, reload the page and send the form again."
+            ),
+        ),
+    )
+
+
+def install_portal_errors(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(login_redirect(exc.next_path), status_code=303)
+
+    @app.exception_handler(NotAllowed)
+    async def _not_allowed(request: Request, exc: NotAllowed) -> Response:
+        return error_page(request, 403)

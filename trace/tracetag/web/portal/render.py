@@ -1,0 +1,89 @@
+"""The portal's pages: Jinja2 environments per language over public_pages/portal/.
+
+Vietnamese first, English second, from the same catalogs as the public pages. Everything a
+producer typed is autoescaped; nothing here is marked safe but the project's own markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment
+
+from tracetag.core.i18n import LANGUAGES, Formatter, negotiate
+from tracetag.core.resources import PUBLIC_PAGES, package_path
+from tracetag.web.templating import page_environment
+
+TEMPLATES_DIR = package_path(PUBLIC_PAGES) / "portal"
+LANG_COOKIE = "tt_lang"
+
+
+def portal_lang(request: Request) -> str:
+    """?lang= wins (and is remembered in a cookie), then that cookie, then Accept-Language."""
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    remembered = request.cookies.get(LANG_COOKIE)
+    if remembered in LANGUAGES:
+        return remembered
+    return negotiate(None, request.headers.get("accept-language"))
+
+
+class PortalPages:
+    """Renders portal pages with the request's language, user and form token."""
+
+    def __init__(self) -> None:
+        self.envs: dict[str, Environment] = {}
+        for lang in LANGUAGES:
+            self.envs[lang] = page_environment(TEMPLATES_DIR, lang)
+        self.formatters = {lang: Formatter(lang) for lang in LANGUAGES}
+
+    def template_names(self) -> list[str]:
+        return self.envs["vi"].list_templates(extensions=["html"])
+
+    def render(self, request: Request, name: str, **context: Any) -> str:
+        lang = portal_lang(request)
+        query = {k: v for k, v in request.query_params.items() if k != "lang"}
+        csrf = request.scope.get("csrftoken")
+        return (
+            self.envs[lang]
+            .get_template(name)
+            .render(
+                lang=lang,
+                fmt=self.formatters[lang],
+                path=request.url.path,
+                user=getattr(request.state, "portal_user", None),
+                csrf_token=csrf() if csrf else "",
+                lang_url=lambda other: "?" + urlencode({**query, "lang": other}),
+                **context,
+            )
+        )
+
+    def page(
+        self,
+        request: Request,
+        name: str,
+        *,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        response = HTMLResponse(
+            self.render(request, name, **context),
+            status_code=status_code,
+            headers={
+                "Content-Language": portal_lang(request),
+                # Pages show one person's data: never from a shared cache.
+                "Cache-Control": "no-store",
+                **(headers or {}),
+            },
+        )
+        asked = request.query_params.get("lang")
+        if asked in LANGUAGES and request.cookies.get(LANG_COOKIE) != asked:
+            response.set_cookie(
+                LANG_COOKIE, asked, max_age=365 * 86400, path="/portal", samesite="lax"
+            )
+        return response
