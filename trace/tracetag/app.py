@@ -37,8 +37,8 @@ from tracetag.web.errors import install_error_handlers
 from tracetag.web.headers import SecurityHeaders, security_headers
 from tracetag.web.health import router as health_router
 from tracetag.web.portal import routers as portal_routers
-from tracetag.web.portal.csrf import PortalCsrf, portal_secret
-from tracetag.web.portal.errors import form_expired_page, install_portal_errors
+from tracetag.web.portal.csrf import FormTokens, portal_secret
+from tracetag.web.portal.errors import install_portal_errors
 from tracetag.web.portal.render import PortalPages
 from tracetag.web.portal.throttle import LoginThrottle
 from tracetag.web.public.fast_path import ScanFastPath
@@ -168,6 +168,9 @@ def create_app(
     )
     app.state.limiter = limiter
     app.state.portal_pages = PortalPages()
+    app.state.form_tokens = FormTokens(
+        portal_secret(settings), secure=settings.public_base_url.startswith("https://")
+    )
     app.state.passwords = passwords or Passwords()
     app.state.session_policy = SessionPolicy()
     app.state.login_throttle = LoginThrottle(limiter)
@@ -190,14 +193,6 @@ def create_app(
     app.include_router(health_router)
     install_error_handlers(app)
     install_portal_errors(app)
-    # Innermost: only /portal passes through it, and scan pages answered by the fast path
-    # never reach it.
-    app.add_middleware(
-        PortalCsrf,
-        secret=portal_secret(settings),
-        secure=settings.public_base_url.startswith("https://"),
-        failed_page=form_expired_page,
-    )
     if fast_path:
         app.add_middleware(ScanFastPath)
     app.add_middleware(

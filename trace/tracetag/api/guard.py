@@ -20,7 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tracetag.identity.api_keys import authenticate
 from tracetag.web.ratelimit import RateLimiter, Rule, client_key
 
-IMAGE_UPLOAD = re.compile(r"^/api/v1/products/[^/]+/image$")
+# Requests that may carry a product image: the API's upload, and the portal's product forms.
+IMAGE_UPLOAD = re.compile(r"^/(api/v1/products/[^/]+/image|portal/products/(new|[0-9]+/image))$")
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around an image of the full size
 UNAUTHORIZED = "missing or invalid API key; send Authorization: Bearer <key>"
 _BODY_HEADERS = (b"content-length", b"transfer-encoding")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, String, func, literal, select
 from sqlalchemy.orm import Session
 
 from tracetag.batches.models import Batch
@@ -30,7 +30,7 @@ class DayCount:
 def _local_day(session: Session) -> ColumnElement[object]:
     """The scan's calendar day in Vietnam, as each database writes dates."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.date(Scan.scanned_at.op("AT TIME ZONE")("Asia/Ho_Chi_Minh"))
+        return func.date(func.timezone(literal("Asia/Ho_Chi_Minh", String), Scan.scanned_at))
     return func.date(Scan.scanned_at, "+7 hours")
 
 

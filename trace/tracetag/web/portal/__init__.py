@@ -8,6 +8,6 @@ Pages work without JavaScript; every state-changing form carries a CSRF token (c
 
 from __future__ import annotations
 
-from tracetag.web.portal import account, dashboard
+from tracetag.web.portal import account, batches, dashboard, products, tags
 
-routers = [account.router, dashboard.router]
+routers = [account.router, dashboard.router, products.router, batches.router, tags.router]

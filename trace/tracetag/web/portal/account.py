@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
@@ -25,6 +25,7 @@ from tracetag.identity.service import (
 )
 from tracetag.web.deps import SessionDep, SettingsDep
 from tracetag.web.portal.render import PortalPages, portal_lang
+from tracetag.web.portal.routing import portal_router
 from tracetag.web.portal.session import (
     PORTAL,
     SESSION_COOKIE,
@@ -35,7 +36,7 @@ from tracetag.web.portal.session import (
 )
 from tracetag.web.portal.throttle import LoginThrottle
 
-router = APIRouter(prefix=PORTAL, include_in_schema=False)
+router = portal_router()
 
 Text = Annotated[str, Form(max_length=300)]
 Secret = Annotated[str, Form(max_length=1000)]

@@ -1,8 +1,11 @@
-"""Every state-changing portal form carries a signed token that must match its cookie.
+"""Every state-changing portal form carries a token that must match its signed cookie.
 
-asgi-csrf implements OWASP's signed double-submit cookie; it guards only /portal, so scan
-pages and the API (bearer keys, no cookies) never pass through it. The sign-in, sign-up and
-password forms are checked even from a browser with no cookie yet (login CSRF).
+fastapi-csrf-protect implements OWASP's signed double-submit cookie: the cookie holds the
+token signed with the service's secret (itsdangerous, with a time limit), the form the token
+itself. The check is a dependency of every portal router, so a new form is covered without
+anyone remembering it; it reads the parsed form, multipart (image uploads) included.
+(asgi-csrf was the first choice: it cannot parse multipart bodies with python-multipart 0.0.26
+and later, the releases that fix CVE-2026-40347; simonw/asgi-csrf#38.)
 """
 
 from __future__ import annotations
@@ -10,61 +13,81 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Callable
-from typing import Any
 
-from asgi_csrf import asgi_csrf
-from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import Request, Response
+from fastapi_csrf_protect import CsrfProtect
+from fastapi_csrf_protect.exceptions import CsrfProtectError
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from tracetag.settings import Settings
 from tracetag.web.portal.session import PORTAL
 
 CSRF_COOKIE = "tt_csrf"
-ALWAYS_PROTECT = frozenset(
-    f"{PORTAL}/{path}"
-    for path in ("login", "logout", "signup", "password/forgot", "password/reset")
-)
+FIELD = "csrftoken"
+MAX_AGE = 12 * 3600  # a form may stay open as long as a session lasts
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-class PortalCsrf:
-    """ASGI middleware: /portal through asgi-csrf, everything else untouched."""
+class _Protect(CsrfProtect):
+    """The library's check, configured on a subclass rather than on its process-wide class."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        secret: str,
-        secure: bool,
-        failed_page: Callable[[Request], Any],
-    ) -> None:
-        self.app = app
-        self.failed_page = failed_page
-        self.protected = asgi_csrf(
-            app,
-            signing_secret=secret,
-            signing_namespace="tracetag-portal",
-            cookie_name=CSRF_COOKIE,
-            cookie_path=PORTAL,
-            cookie_secure=secure,
-            always_protect=ALWAYS_PROTECT,
-            send_csrf_failed=self._failed,
+    _cookie_key = CSRF_COOKIE
+    _token_location = "body"  # noqa: S105  where the token is, not a secret
+    _token_key = FIELD
+    _max_age = MAX_AGE
+
+
+class FormExpired(Exception):
+    """The form's token is missing, wrong, or older than MAX_AGE."""
+
+
+class FormTokens:
+    """Issues the token a page's forms carry, and checks it when a form comes back."""
+
+    def __init__(self, secret: str, *, secure: bool) -> None:
+        self.secret = secret
+        self.secure = secure
+        self.protect = _Protect()
+        # The library's own serializer settings, to read back a cookie it signed.
+        self._serializer = URLSafeTimedSerializer(secret, salt="fastapi-csrf-token")
+
+    def token_for(self, request: Request) -> tuple[str, str | None]:
+        """(token, signed cookie to set or None): the cookie's own token while it is valid,
+        so that several open tabs keep working."""
+        signed = request.cookies.get(CSRF_COOKIE)
+        if signed:
+            try:
+                return str(self._serializer.loads(signed, max_age=MAX_AGE - 600)), None
+            except BadData:
+                pass
+        token, signed = self.protect.generate_csrf_tokens(self.secret)
+        return token, signed
+
+    def set_cookie(self, response: Response, signed: str) -> None:
+        response.set_cookie(
+            CSRF_COOKIE,
+            signed,
+            max_age=MAX_AGE,
+            path=PORTAL,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PORTAL):
-            await self.protected(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+    async def check(self, request: Request) -> None:
+        if request.method not in UNSAFE:
+            return
+        await request.form()  # parsed once and kept; the library reads the field from it
+        try:
+            await self.protect.validate_csrf(request, secret_key=self.secret)
+        except CsrfProtectError as exc:
+            raise FormExpired(str(exc)) from None
 
-    async def _failed(self, scope: Scope, send: Send, _reason: object) -> None:
-        """A page a person can act on (the form was open too long, or cookies are off)."""
-        response = self.failed_page(Request(scope))
 
-        async def no_body() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        await response(scope, no_body, send)
+async def form_token_check(request: Request) -> None:
+    """The dependency every portal router carries."""
+    tokens: FormTokens = request.app.state.form_tokens
+    await tokens.check(request)
 
 
 def portal_secret(settings: Settings) -> str:

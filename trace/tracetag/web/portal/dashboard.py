@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from tracetag.batches.service import list_batches
@@ -12,9 +12,10 @@ from tracetag.products.service import list_products
 from tracetag.scans.stats import producer_week
 from tracetag.web.deps import SessionDep
 from tracetag.web.portal.render import PortalPages
-from tracetag.web.portal.session import PORTAL, ProducerDep
+from tracetag.web.portal.routing import portal_router
+from tracetag.web.portal.session import ProducerDep
 
-router = APIRouter(prefix=PORTAL, include_in_schema=False)
+router = portal_router()
 
 
 @router.get("/dashboard")

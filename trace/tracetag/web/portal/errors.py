@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from tracetag.core.i18n import N_, gettext
+from tracetag.web.portal.csrf import FormExpired
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.session import LoginRequired, NotAllowed, login_redirect
 
@@ -33,7 +34,7 @@ def error_page(request: Request, status_code: int) -> Response:
 
 
 def form_expired_page(request: Request) -> Response:
-    """The answer when a form's token is missing or wrong (asgi-csrf's failure hook)."""
+    """The answer when a form's token is missing, wrong or too old."""
     lang = portal_lang(request)
     pages: PortalPages = request.app.state.portal_pages
     return pages.page(
@@ -55,6 +56,10 @@ def install_portal_errors(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(login_redirect(exc.next_path), status_code=303)
+
+    @app.exception_handler(FormExpired)
+    async def _expired(request: Request, exc: FormExpired) -> Response:
+        return form_expired_page(request)
 
     @app.exception_handler(NotAllowed)
     async def _not_allowed(request: Request, exc: NotAllowed) -> Response:

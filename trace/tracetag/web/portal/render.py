@@ -15,7 +15,9 @@ from jinja2 import Environment
 
 from tracetag.core.i18n import LANGUAGES, Formatter, negotiate
 from tracetag.core.resources import PUBLIC_PAGES, package_path
+from tracetag.web.portal.csrf import FormTokens
 from tracetag.web.templating import page_environment
+from tracetag.web.words import category_label, producer_kind_label, tag_reason
 
 TEMPLATES_DIR = package_path(PUBLIC_PAGES) / "portal"
 LANG_COOKIE = "tt_lang"
@@ -46,8 +48,10 @@ class PortalPages:
 
     def render(self, request: Request, name: str, **context: Any) -> str:
         lang = portal_lang(request)
+        if not hasattr(request.state, "form_token"):
+            tokens: FormTokens = request.app.state.form_tokens
+            request.state.form_token, request.state.form_cookie = tokens.token_for(request)
         query = {k: v for k, v in request.query_params.items() if k != "lang"}
-        csrf = request.scope.get("csrftoken")
         return (
             self.envs[lang]
             .get_template(name)
@@ -56,7 +60,10 @@ class PortalPages:
                 fmt=self.formatters[lang],
                 path=request.url.path,
                 user=getattr(request.state, "portal_user", None),
-                csrf_token=csrf() if csrf else "",
+                csrf_token=request.state.form_token,
+                category=lambda code: category_label(lang, code),
+                producer_kind=lambda code: producer_kind_label(lang, code),
+                tag_reason=lambda code: tag_reason(lang, code),
                 lang_url=lambda other: "?" + urlencode({**query, "lang": other}),
                 **context,
             )
@@ -81,6 +88,10 @@ class PortalPages:
                 **(headers or {}),
             },
         )
+        signed = getattr(request.state, "form_cookie", None)
+        if signed is not None:
+            tokens: FormTokens = request.app.state.form_tokens
+            tokens.set_cookie(response, signed)
         asked = request.query_params.get("lang")
         if asked in LANGUAGES and request.cookies.get(LANG_COOKIE) != asked:
             response.set_cookie(

@@ -14,15 +14,13 @@ from urllib.parse import urlencode
 from jinja2 import Environment
 from markupsafe import Markup, escape
 
-from tracetag.core.i18n import LANGUAGES, N_, Formatter, gettext
+from tracetag.core.i18n import LANGUAGES, Formatter, gettext
 from tracetag.core.resources import PUBLIC_PAGES, package_path
-from tracetag.producers.models import ProducerKind
-from tracetag.products.categories import Category
 from tracetag.scans.assess import TagCheck
-from tracetag.scans.models import TagReason
 from tracetag.web.public.gzip_template import Deflated, Piece
 from tracetag.web.public.verdict import Headline
 from tracetag.web.templating import page_environment
+from tracetag.web.words import CATEGORY_LABELS, PRODUCER_KIND_LABELS, TAG_REASONS
 
 TEMPLATES_DIR = package_path(PUBLIC_PAGES) / "templates"
 STATIC_DIR = package_path(PUBLIC_PAGES) / "static"
@@ -32,37 +30,6 @@ def switch_language_url(query: dict[str, str], lang: str) -> str:
     """This page in another language: a query-only relative link, so it never leaves the site
     (a path taken from the request, such as //evil.example/x, would be read as another host)."""
     return "?" + urlencode({**query, "lang": lang})
-
-
-TAG_REASONS = {
-    TagReason.SERIAL_NOT_ISSUED: N_("This serial was never issued for this product."),
-    TagReason.OTHER_LOT: N_("This serial was issued for another lot of the product."),
-    TagReason.SIGNATURE_MISSING: N_(
-        "The label has no digital signature, but this tag was issued with one."
-    ),
-    TagReason.SIGNATURE_MALFORMED: N_("The digital signature on the label is not well-formed."),
-    TagReason.SIGNATURE_UNKNOWN_KEY: N_(
-        "The digital signature on the label names a key this service does not have."
-    ),
-    TagReason.SIGNATURE_MISMATCH: N_("The digital signature on the label does not match this tag."),
-}
-
-
-PRODUCER_KIND_LABELS = {
-    ProducerKind.ENTERPRISE: N_("Enterprise"),
-    ProducerKind.COOPERATIVE: N_("Cooperative (HTX)"),
-    ProducerKind.COOPERATIVE_GROUP: N_("Cooperative group"),
-    ProducerKind.HOUSEHOLD: N_("Household business"),
-}
-# In Vietnamese, a page shows the name the record holds (products/categories.py).
-CATEGORY_LABELS = {
-    Category.FOOD: N_("Food"),
-    Category.BEVERAGE: N_("Beverages"),
-    Category.HERBAL: N_("Medicinal herbs and herbal products"),
-    Category.HANDICRAFT: N_("Handicrafts"),
-    Category.ORNAMENTAL: N_("Ornamental plants and animals"),
-    Category.TOURISM: N_("Community tourism, eco-tourism and tourist sites"),
-}
 
 
 def section_labels(lang: str, product: dict[str, Any], producer: dict[str, Any]) -> dict[str, Any]:

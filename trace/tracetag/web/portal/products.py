@@ -1,0 +1,201 @@
+"""A producer's products: the list, a new product with its image, and one product's page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from tracetag.batches.models import Batch
+from tracetag.batches.service import list_batches, resign_product_batches
+from tracetag.core.i18n import N_, gettext
+from tracetag.errors import Conflict, Invalid
+from tracetag.products import service
+from tracetag.products.categories import Category
+from tracetag.products.images import CleanImage, clean_image
+from tracetag.products.models import Product
+from tracetag.products.schemas import ProductCreate
+from tracetag.settings import Settings
+from tracetag.web.deps import IssuerDep, SessionDep, SettingsDep
+from tracetag.web.portal.forms import FormErrors, blank_to_none, invalid, validate
+from tracetag.web.portal.render import PortalPages, portal_lang
+from tracetag.web.portal.routing import portal_router
+from tracetag.web.portal.session import PORTAL, ProducerDep
+from tracetag.web.words import category_label
+
+router = portal_router("/products")
+
+Field = Annotated[str, Form(max_length=5000)]
+MAX_STANDARDS = 20
+
+
+def _pages(request: Request) -> PortalPages:
+    pages: PortalPages = request.app.state.portal_pages
+    return pages
+
+
+def _categories(lang: str) -> list[tuple[str, str]]:
+    return [(c.value, category_label(lang, c.value)) for c in Category]
+
+
+def _read_image(upload: UploadFile | None, settings: Settings) -> CleanImage | None:
+    """The uploaded image, re-encoded; None when the form has no file."""
+    if upload is None or not upload.filename:
+        return None
+    raw = upload.file.read(settings.max_image_bytes + 1)
+    return clean_image(raw, max_bytes=settings.max_image_bytes, max_side=settings.image_max_side)
+
+
+def _batches_of(session: Session, product: Product) -> list[Batch]:
+    return [
+        b
+        for b in list_batches(session, producer_id=product.producer_id)
+        if b.product_id == product.id
+    ]
+
+
+@router.get("")
+def product_list(request: Request, session: SessionDep, user: ProducerDep) -> Response:
+    assert user.producer_id is not None
+    products = service.list_products(session, producer_id=user.producer_id)
+    return _pages(request).page(request, "products.html", products=products)
+
+
+def _form(
+    request: Request, values: dict[str, Any], errors: dict[str, str], status: int
+) -> Response:
+    return _pages(request).page(
+        request,
+        "product_new.html",
+        status_code=status,
+        values=values,
+        errors=errors,
+        categories=_categories(portal_lang(request)),
+    )
+
+
+@router.get("/new")
+def new_product_form(request: Request, user: ProducerDep) -> Response:
+    return _form(request, {"category": Category.FOOD.value}, {}, 200)
+
+
+@router.post("/new")
+def create_product(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ProducerDep,
+    name: Field = "",
+    brand: Field = "",
+    gtin: Field = "",
+    category: Field = "",
+    characteristics: Field = "",
+    unit: Field = "",
+    standards: Field = "",
+    image: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    assert user.producer_id is not None
+    lang = portal_lang(request)
+    values = {
+        "name": name,
+        "brand": brand,
+        "gtin": gtin,
+        "category": category,
+        "characteristics": characteristics,
+        "unit": unit,
+        "standards": standards,
+    }
+    try:
+        data = validate(
+            ProductCreate,
+            {
+                **values,
+                "brand": blank_to_none(brand),
+                "standards": [s.strip() for s in standards.splitlines() if s.strip()][
+                    : MAX_STANDARDS + 1
+                ],
+            },
+            lang,
+        )
+        try:
+            picture = _read_image(image, settings)
+        except Invalid as exc:
+            raise invalid(lang, exc) from None
+        try:
+            product = service.create_product(session, producer_id=user.producer_id, data=data)
+        except Conflict:
+            raise FormErrors({"gtin": _gtin_taken(lang)}) from None
+        if picture is not None:
+            service.store_image(session, product=product, image=picture)
+    except FormErrors as exc:
+        session.rollback()
+        return _form(request, values, exc.errors, 400)
+    session.commit()
+    return RedirectResponse(f"{PORTAL}/products/{product.id}?done=created", status_code=303)
+
+
+def _gtin_taken(lang: str) -> str:
+    return gettext(lang, N_("This GTIN is registered already, by you or another producer."))
+
+
+@router.get("/{product_id}")
+def product_page(
+    request: Request,
+    product_id: int,
+    session: SessionDep,
+    user: ProducerDep,
+    done: str | None = None,
+) -> Response:
+    assert user.producer_id is not None
+    product = service.get_product(session, producer_id=user.producer_id, product_id=product_id)
+    batches = [
+        b for b in list_batches(session, producer_id=user.producer_id) if b.product_id == product.id
+    ]
+    return _pages(request).page(
+        request, "product.html", product=product, batches=batches, done=done, errors={}
+    )
+
+
+@router.post("/{product_id}/image")
+def replace_image(
+    request: Request,
+    product_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    issuer: IssuerDep,
+    user: ProducerDep,
+    image: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """A new image; batches of the product get a new signed version with its hash."""
+    assert user.producer_id is not None
+    lang = portal_lang(request)
+    product = service.get_product(session, producer_id=user.producer_id, product_id=product_id)
+    try:
+        picture = _read_image(image, settings)
+        if picture is None:
+            raise Invalid("file", "no file")
+    except Invalid as exc:
+        session.rollback()
+        batches = [
+            b
+            for b in list_batches(session, producer_id=user.producer_id)
+            if b.product_id == product.id
+        ]
+        return _pages(request).page(
+            request,
+            "product.html",
+            status_code=400,
+            product=product,
+            batches=batches,
+            done=None,
+            errors=invalid(lang, exc).errors,
+        )
+    if product.image_sha256 != picture.sha256:
+        service.store_image(session, product=product, image=picture)
+        resign_product_batches(
+            session, product=product, issuer=issuer, note="product image updated"
+        )
+    session.commit()
+    return RedirectResponse(f"{PORTAL}/products/{product.id}?done=image", status_code=303)
