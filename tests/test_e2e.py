@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -110,3 +111,31 @@ def test_demo_is_loaded_once_and_prints_a_new_key(served: tuple[str, dict[str, s
         ).status_code
         == 200
     )
+
+
+def _sign_in(base: str, email: str, password: str) -> int:
+    """Sign in to the portal as a browser does; the answer's status (303: signed in)."""
+    with httpx.Client(base_url=base) as browser:
+        form = browser.get("/portal/login").text
+        token = form.split('name="csrftoken" value="', 1)[1].split('"', 1)[0]
+        answer = browser.post(
+            "/portal/login", data={"email": email, "password": password, "csrftoken": token}
+        )
+        return answer.status_code
+
+
+def test_the_printed_demo_logins_open_the_portal_until_the_next_run(
+    served: tuple[str, dict[str, str], str],
+) -> None:
+    page_url, env, _ = served
+    base = page_url.split("/01/")[0]
+    first = _tracetag(env, "demo").stdout
+    logins = re.findall(r"(producer|admin) login:\s+(\S+)\s+password: (\S+)", first)
+    assert [role for role, _e, _p in logins] == ["producer", "admin"]
+    assert f"producer portal:  {base}/portal" in first
+    for _role, email, password in logins:
+        assert _sign_in(base, email, password) == 303
+    again = _tracetag(env, "demo").stdout
+    _role, email, old = logins[0]
+    assert f"{email}  password: {old}" not in again  # a new password each run
+    assert _sign_in(base, email, old) == 400

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
 from PIL import Image, ImageDraw
@@ -14,6 +16,9 @@ from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCreate, Origin, Stage
 from tracetag.batches.service import create_batch
 from tracetag.gs1.ai import gtin_check_digit
+from tracetag.identity.models import MemberRole, Role, User
+from tracetag.identity.passwords import Passwords
+from tracetag.identity.service import create_user, set_password
 from tracetag.producers.models import Producer
 from tracetag.producers.schemas import OcopRating, ProducerCreate
 from tracetag.producers.service import create_producer
@@ -26,6 +31,7 @@ from tracetag.signing.issuer import Issuer
 DEMO_GTIN_BODY = "893853500025"
 DEMO_GTIN = DEMO_GTIN_BODY + str(gtin_check_digit(DEMO_GTIN_BODY))
 DEMO_LOT = "ST25-2611-01"
+DEMO_REGISTRATION = "2200123456"
 
 
 def _demo_image() -> bytes:
@@ -50,7 +56,7 @@ def load_demo(session: Session, *, issuer: Issuer) -> Batch:
         data=ProducerCreate(
             kind="cooperative",
             name="Hợp tác xã Nông nghiệp Thạnh Phú (dữ liệu mẫu)",
-            registration_code="2200123456",
+            registration_code=DEMO_REGISTRATION,
             address_line="Ấp Thạnh Lợi",
             commune="Xã Thạnh Phú",
             district="Huyện Mỹ Xuyên",
@@ -125,3 +131,46 @@ def demo_batch(session: Session) -> Batch | None:
 
 def database_is_empty(session: Session) -> bool:
     return session.scalar(select(Producer.id).limit(1)) is None
+
+
+DEMO_PRODUCER_LOGIN = "htx.thanhphu@demo.tracetag.vn"
+DEMO_ADMIN_LOGIN = "admin@demo.tracetag.vn"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: Role
+    email: str
+    password: str
+
+
+def demo_logins(session: Session, passwords: Passwords, *, now: datetime) -> list[DemoLogin]:
+    """The demo producer's owner and a demo admin, each with a new password on every call: a
+    printed password is good until the next `make run`. The caller commits."""
+    producer = session.scalar(
+        select(Producer).where(Producer.registration_code == DEMO_REGISTRATION)
+    )
+    wanted: list[tuple[str, str, Role, int | None]] = [
+        (DEMO_ADMIN_LOGIN, "Quản trị viên (mẫu)", Role.ADMIN, None)
+    ]
+    if producer is not None:
+        wanted.insert(0, (DEMO_PRODUCER_LOGIN, "Chủ nhiệm HTX (mẫu)", Role.PRODUCER, producer.id))
+    logins = []
+    for email, name, role, producer_id in wanted:
+        password = "-".join(secrets.token_hex(3) for _ in range(3))
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            create_user(
+                session,
+                passwords,
+                email=email,
+                name=name,
+                password=password,
+                role=role,
+                producer_id=producer_id,
+                member_role=MemberRole.OWNER if role is Role.PRODUCER else None,
+            )
+        else:
+            set_password(session, passwords, user=user, password=password, now=now)
+        logins.append(DemoLogin(role, email, password))
+    return logins

@@ -60,10 +60,13 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 def demo() -> None:
-    """Load the demo data if the database is empty; print the demo URL and a fresh admin key."""
-    from tracetag.demo import database_is_empty, demo_batch, load_demo
+    """Load the demo data if the database is empty; print the demo URL, the portal's demo
+    logins (new passwords each time) and a fresh admin key."""
+    from tracetag.core.database import utcnow
+    from tracetag.demo import database_is_empty, demo_batch, demo_logins, load_demo
     from tracetag.gs1.digital_link import digital_link
     from tracetag.identity.api_keys import create_key, revoke_keys_labelled
+    from tracetag.identity.passwords import Passwords
 
     settings = _common.settings()
     issuer = _common.issuer(settings)
@@ -76,10 +79,15 @@ def demo() -> None:
         # One live "make run" key at a time: the previous one is revoked when a new one prints.
         revoke_keys_labelled(session, role="admin", label="make run")
         _row, token = create_key(session, role="admin", label="make run")
+        logins = demo_logins(session, Passwords(), now=utcnow())
         session.commit()
     if batch is not None:
         url = digital_link(settings.public_base_url, batch.product.gtin, batch.lot)
         typer.echo(f"demo batch page:  {url}")
+    typer.echo(f"producer portal:  {settings.public_base_url}/portal")
+    for login in logins:
+        who = f"{login.role.value} login:"
+        typer.echo(f"{who:<17} {login.email}  password: {login.password}")
     typer.echo(f"admin API key:    {token}")
     typer.echo(f"API docs:         {settings.public_base_url}/docs")
 

@@ -218,3 +218,13 @@ def reset_password(
     )
     end_all_sessions(session, user_id=user.id, now=now)
     return user
+
+
+def set_password(
+    session: Session, passwords: Passwords, *, user: User, password: str, now: datetime
+) -> None:
+    """An operator sets a user's password (a demo login, a CLI reset); every session ends."""
+    check_new_password(password, email=user.email)
+    user.password_hash = passwords.hash(password)
+    user.password_changed_at = now
+    end_all_sessions(session, user_id=user.id, now=now)
