@@ -150,6 +150,23 @@ def _fill(path: str, ids: dict[str, str]) -> str:
     return re.sub(r"\{([^}]+)\}", one, path)
 
 
+def _send(
+    client: TestClient,
+    headers: dict[str, str],
+    method: str,
+    path: str,
+    ids: dict[str, str],
+    n: int,
+) -> int:
+    url = _fill(path, ids)
+    if path.startswith("/portal/"):
+        body = _portal_body(client, method, url, n)
+    else:
+        body = _api_body(method, url, n)
+    answer = client.request(method, url, headers=headers, follow_redirects=False, **body)
+    return answer.status_code
+
+
 def _routes(app: FastAPI) -> list[tuple[str, str]]:
     found = []
     for route in iter_route_contexts(app.routes):
@@ -184,24 +201,12 @@ def test_no_route_reaches_another_producers_data(
             else:
                 headers = {"Authorization": f"Bearer {mine.token}"}
 
-            def send(ids: dict[str, str], i: int) -> int:
-                url = _fill(path, ids)
-                body = (
-                    _portal_body(client, method, url, i)
-                    if path.startswith("/portal/")
-                    else _api_body(method, url, i)
-                )
-                answer = client.request(
-                    method, url, headers=headers, follow_redirects=False, **body
-                )
-                return answer.status_code
-
-            refused = send(theirs.ids(), 2 * n)
+            refused = _send(client, headers, method, path, theirs.ids(), 2 * n)
             if refused not in (403, 404):
                 problems.append(f"{method} {path} with another producer's ids: {refused}")
             if _snapshot(session, theirs) != before:
                 problems.append(f"{method} {path} changed another producer's data")
-            own = send(mine.ids(), 2 * n + 1)
+            own = _send(client, headers, method, path, mine.ids(), 2 * n + 1)
             if path.startswith(ADMIN_ONLY):
                 if own != 403:
                     problems.append(f"{method} {path}: a producer key got {own}, not 403")
