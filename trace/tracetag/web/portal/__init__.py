@@ -8,6 +8,13 @@ Pages work without JavaScript; every state-changing form carries a CSRF token (c
 
 from __future__ import annotations
 
-from tracetag.web.portal import account, batches, dashboard, products, tags
+from tracetag.web.portal import account, batches, dashboard, inspect, products, tags
 
-routers = [account.router, dashboard.router, products.router, batches.router, tags.router]
+routers = [
+    account.router,
+    dashboard.router,
+    products.router,
+    batches.router,
+    tags.router,
+    inspect.router,
+]

@@ -12,6 +12,7 @@ from tracetag.core.database import utcnow
 from tracetag.core.i18n import N_, gettext
 from tracetag.errors import Invalid
 from tracetag.identity.mail import Mailer
+from tracetag.identity.models import Role
 from tracetag.identity.passwords import Passwords
 from tracetag.identity.service import (
     InvalidCredentials,
@@ -31,6 +32,7 @@ from tracetag.web.portal.session import (
     SESSION_COOKIE,
     SignedInDep,
     clear_session_cookie,
+    home_of,
     safe_next,
     set_session_cookie,
 )
@@ -56,8 +58,9 @@ def _minutes(seconds: int) -> int:
 
 
 @router.get("")
-def portal_home(request: Request) -> Response:
-    return _see_other(f"{PORTAL}/dashboard")
+def portal_home(user: SignedInDep) -> Response:
+    """The signed-in user's own start page (a stranger is sent to sign in first)."""
+    return _see_other(user.home)
 
 
 @router.get("/login")
@@ -115,7 +118,7 @@ async def login(
     policy: SessionPolicy = request.app.state.session_policy
     _row, token = start_session(session, user=user, now=now, policy=policy)
     session.commit()
-    target = safe_next(next) or f"{PORTAL}/dashboard"
+    target = safe_next(next) or home_of(Role(user.role))
     response = _see_other(target)
     set_session_cookie(response, token, settings, int(policy.absolute.total_seconds()))
     return response
@@ -206,8 +209,3 @@ def password_problem(lang: str, exc: Invalid) -> str:
     if "at most" in exc.message:
         return gettext(lang, N_("The password is too long (at most 256 characters)."))
     return gettext(lang, N_("The password must not be your e-mail address."))
-
-
-@router.get("/me")
-def me(request: Request, user: SignedInDep) -> Response:
-    return _see_other(user.home)
