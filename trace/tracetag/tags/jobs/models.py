@@ -11,10 +11,11 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracetag.audit.models import Channel
 from tracetag.core.database import Base, UTCDateTime, one_of, utcnow
+from tracetag.tags.models import TagIssuance
 
 
 class JobStatus(StrEnum):
@@ -71,3 +72,5 @@ class TagJob(Base):
     # The worker holding the job; with attempts, it names one claim (see jobs.lease).
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    issuance: Mapped[TagIssuance | None] = relationship()  # set when the job is done
