@@ -78,7 +78,11 @@ def keyring(keys_dir: Path) -> KeyRing:
 
 @pytest.fixture
 def settings(keys_dir: Path, database_url: str) -> Settings:
-    return Settings(database_url=database_url, keys_dir=keys_dir, public_base_url=BASE_URL)
+    # No tag job worker: its thread would share the test's one connection (tests/tags/test_jobs
+    # runs jobs itself).
+    return Settings(
+        database_url=database_url, keys_dir=keys_dir, public_base_url=BASE_URL, job_worker=False
+    )
 
 
 @pytest.fixture
