@@ -1,8 +1,4 @@
-"""Queue tag jobs and read them back: the side of the job system a request sees (issue 8).
-
-A worker (runner.py) issues the tags; queueing only checks the request and stores it, so the
-answer comes at once however many tags were asked for.
-"""
+"""Queue tag jobs and read them back: what a request does, at once; runner.py issues the tags."""
 
 from __future__ import annotations
 
