@@ -80,11 +80,14 @@ def keyring(keys_dir: Path) -> KeyRing:
 
 @pytest.fixture
 def settings(keys_dir: Path, database_url: str) -> Settings:
+    # No tag job worker: its thread would share the test's one connection (tests/tags/test_jobs
+    # runs jobs itself).
     return Settings(
         database_url=database_url,
         keys_dir=keys_dir,
         public_base_url=BASE_URL,
         secret_key="test-portal-secret-not-for-production",
+        job_worker=False,
     )
 
 

@@ -24,13 +24,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests import factories
 from tests.conftest import BASE_URL
 from tests.web.portal.conftest import form_token, make_account, sign_in
-from tracetag.audit.models import AuditEvent
+from tracetag.audit.models import AuditEvent, Channel
+from tracetag.audit.service import Actor
 from tracetag.batches.models import Batch, SignedRecord
 from tracetag.identity.api_keys import create_key
 from tracetag.identity.models import ApiKey
 from tracetag.identity.passwords import Passwords
 from tracetag.products.models import Product
 from tracetag.signing.issuer import Issuer
+from tracetag.tags.jobs.models import TagJob
+from tracetag.tags.jobs.service import queue_tag_job
 from tracetag.tags.models import Tag, TagIssuance
 
 # Pages anyone may open: what a QR code opens, the public records and images, the resolver.
@@ -51,6 +54,7 @@ class Holdings:
     issuance_id: int
     serial: str
     key_id: int
+    job_id: int
     token: str
     email: str
 
@@ -62,6 +66,7 @@ class Holdings:
             "issuance_id": str(self.issuance_id),
             "serial": self.serial,
             "key_id": str(self.key_id),
+            "job_id": str(self.job_id),
         }
 
 
@@ -73,10 +78,27 @@ def _holdings(
     batch = factories.make_batch(session, issuer, product)
     key, token = create_key(session, role="producer", producer_id=producer.id, label="iso")
     account = make_account(session, passwords, producer_id=producer.id)
+    job, _ = queue_tag_job(
+        session,
+        producer_id=producer.id,
+        batch_id=batch.id,
+        count=3,
+        signed=False,
+        idempotency_key=f"iso-job-{batch.id}",
+        requested_by=Actor(Channel.API, "test"),
+    )
     session.commit()
     issuance, tags = factories.make_tags(factory, issuer, batch, 2)
     return Holdings(
-        producer.id, product.id, batch.id, issuance.id, tags[0].serial, key.id, token, account.email
+        producer.id,
+        product.id,
+        batch.id,
+        issuance.id,
+        tags[0].serial,
+        key.id,
+        job.id,
+        token,
+        account.email,
     )
 
 
@@ -95,6 +117,7 @@ def _snapshot(session: Session, h: Holdings) -> tuple[Any, ...]:
         session.scalar(select(func.count()).where(Tag.batch_id == h.batch_id)),
         session.scalar(select(ApiKey.revoked_at).where(ApiKey.id == h.key_id)),
         session.scalar(select(func.count()).where(AuditEvent.producer_id == h.producer_id)),
+        session.scalar(select(func.count()).where(TagJob.producer_id == h.producer_id)),
     )
 
 
@@ -112,7 +135,7 @@ def _api_body(method: str, path: str, n: int) -> dict[str, Any]:
         return {"json": {"note": "Điều chỉnh giá", "price_vnd": 120000 + n}}
     if path.endswith("/recall"):
         return {"json": {"reason": "Thu hồi thử"}}
-    if path.endswith("/tags") and method == "POST":
+    if path.endswith(("/tags", "/tag-jobs")) and method == "POST":
         return {"json": {"count": 1, "signed": True, "idempotency_key": f"iso-{n}"}}
     return {}
 

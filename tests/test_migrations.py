@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic import command
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from tests.factories import make_batch, make_producer, make_product, make_tags
+from tracetag.batches.models import Batch
 from tracetag.core.database import make_engine, make_session_factory
 from tracetag.core.migrate import alembic_config
 from tracetag.scans.models import Scan, TagClient
 from tracetag.signing.issuer import Issuer
+from tracetag.tags.jobs.models import TagJob
 
 
 def test_models_match_migrations(database_url: str) -> None:
@@ -30,17 +36,27 @@ def test_downgrade_and_upgrade_again(database_url: str) -> None:
         command.check(alembic_config(url))
 
 
-def test_tag_clients_are_filled_from_genuine_scans(database_url: str, issuer: Issuer) -> None:
-    """0005 counts clients per row, and builds those rows from the scans already stored."""
+@contextmanager
+def _fresh_with_batch(database_url: str, issuer: Issuer) -> Iterator[tuple[str, Engine, Batch]]:
+    """A database of its own at head, on database_url's backend, holding one batch."""
     from tests.databases import fresh_database
 
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     with fresh_database(backend) as url:
         engine = make_engine(url)
-        factory = make_session_factory(engine)
-        with factory() as session:
+        with make_session_factory(engine)() as session:
             batch = make_batch(session, issuer, make_product(session, make_producer(session)))
             session.commit()
+        try:
+            yield url, engine, batch
+        finally:
+            engine.dispose()
+
+
+def test_tag_clients_are_filled_from_genuine_scans(database_url: str, issuer: Issuer) -> None:
+    """0005 counts clients per row, and builds those rows from the scans already stored."""
+    with _fresh_with_batch(database_url, issuer) as (url, engine, batch):
+        factory = make_session_factory(engine)
         _, (tag, other) = make_tags(factory, issuer, batch, 2)
         command.downgrade(alembic_config(url), "0004")
         early, late = datetime(2026, 11, 1, 8, tzinfo=UTC), datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -76,7 +92,6 @@ def test_tag_clients_are_filled_from_genuine_scans(database_url: str, issuer: Is
                     TagClient.last_seen_at,
                 ).order_by(TagClient.tag_id, TagClient.client_hash)
             ).all()
-        engine.dispose()
     assert [tuple(r) for r in rows] == [
         (tag.id, "n1", "c1", late),
         (tag.id, "n1", "c2", early),
@@ -93,3 +108,29 @@ def test_the_alembic_command_in_the_repo_reads_the_migrations_tracetag_runs() ->
     packaged = alembic_config("sqlite://").get_main_option("script_location")
     assert repo is not None and packaged is not None
     assert Path(repo).resolve() == Path(packaged).resolve() == REPO_ROOT / "migrations"
+
+
+def test_0007_adds_tag_jobs_whose_status_is_checked(database_url: str, issuer: Issuer) -> None:
+    """0007 makes tag_jobs on both databases, its CHECK refuses an unknown status, and it goes."""
+    with _fresh_with_batch(database_url, issuer) as (url, engine, batch):
+        job = {
+            "producer_id": batch.product.producer_id,
+            "batch_id": batch.id,
+            "count": 10_000,
+            "signed": True,
+            "idempotency_key": "k",
+            "status": "queued",
+            "done_count": 0,
+            "requested_via": "api",
+            "requested_by": "API key 1",
+            "created_at": datetime(2026, 11, 24, tzinfo=UTC),
+            "attempts": 0,
+        }
+        with engine.begin() as conn:
+            conn.execute(insert(TagJob), [job])
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert(TagJob), [{**job, "idempotency_key": "j", "status": "paused"}])
+        command.downgrade(alembic_config(url), "0006")
+        assert "tag_jobs" not in inspect(engine).get_table_names()
+        command.upgrade(alembic_config(url), "head")
+        assert "tag_jobs" in inspect(engine).get_table_names()

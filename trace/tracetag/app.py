@@ -32,6 +32,7 @@ from tracetag.scans.recorder import ScanRecorder
 from tracetag.settings import Settings
 from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
+from tracetag.tags.jobs.runner import TagJobRunner
 from tracetag.tags.service import cleanup_incomplete_issuances
 from tracetag.web.errors import install_error_handlers
 from tracetag.web.headers import SecurityHeaders, security_headers
@@ -119,6 +120,8 @@ def create_app(
         max_queue=settings.scan_queue_size,
     )
     limiter = RateLimiter(settings.rate_limit_storage, enabled=settings.rate_limits)
+    issuer = Issuer(keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url)
+    job_runner = TagJobRunner(session_factory, issuer) if settings.job_worker else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -126,8 +129,12 @@ def create_app(
         # Tag issuances a crash left pending are removed before serving. Usually that is one
         # query; after a crash midway through a million-tag run, some seconds of chunked deletes.
         await run_in_threadpool(_clean_up_issuances, session_factory)
+        if job_runner is not None:
+            job_runner.start()  # after the clean-up: a job resumed finds its dead run gone
         _freeze_startup_objects()
         yield
+        if job_runner is not None:
+            job_runner.stop()  # the job being issued goes back to the queue
         recorder.stop()  # store every queued scan before the process ends
         limiter.close()
         if own_engine is not None:
@@ -145,9 +152,8 @@ def create_app(
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.keyring = keyring
-    app.state.issuer = Issuer(
-        keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url
-    )
+    app.state.issuer = issuer
+    app.state.tag_job_runner = job_runner
     pages = app.state.pages = Pages()
     app.state.resolver = Resolver(settings)
     app.state.scan_recorder = recorder

@@ -8,6 +8,7 @@ from tracetag.identity.models import ApiKey, PasswordReset, User, UserSession
 from tracetag.producers.models import Producer
 from tracetag.products.models import Product, ProductImage
 from tracetag.scans.models import Scan, TagClient
+from tracetag.tags.jobs.models import TagJob
 from tracetag.tags.models import Tag, TagIssuance
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Tag",
     "TagClient",
     "TagIssuance",
+    "TagJob",
     "User",
     "UserSession",
 ]

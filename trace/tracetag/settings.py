@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=2 * 1024 * 1024, ge=1024, description="Largest request body (images: their own)."
     )
+    job_worker: bool = Field(
+        default=True,
+        description="Issue queued tag jobs in this process; off, other processes issue them.",
+    )
     rate_limits: bool = Field(default=True, description="Turn every rate limit on or off.")
     rate_limit_storage: str = Field(
         default="memory://",

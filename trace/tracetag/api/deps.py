@@ -45,6 +45,7 @@ def _admin(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
     return caller
 
 
+CallerDep = Annotated[Caller, Depends(_caller)]
 ProducerIdDep = Annotated[int, Depends(_producer_id)]
 AdminDep = Annotated[Caller, Depends(_admin)]
 
