@@ -93,3 +93,22 @@ def test_the_alembic_command_in_the_repo_reads_the_migrations_tracetag_runs() ->
     packaged = alembic_config("sqlite://").get_main_option("script_location")
     assert repo is not None and packaged is not None
     assert Path(repo).resolve() == Path(packaged).resolve() == REPO_ROOT / "migrations"
+
+
+def test_product_retailers_come_and_go_with_their_migration(database_url: str) -> None:
+    """0009 adds product_retailers only: stepping back over it drops that table and no other."""
+    from sqlalchemy import inspect
+
+    from tests.databases import fresh_database
+
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with fresh_database(backend) as url:
+        engine = make_engine(url)
+        tables = set(inspect(engine).get_table_names())
+        command.downgrade(alembic_config(url), "0009-1")  # whatever 0009 comes after
+        engine.dispose()
+        assert tables - set(inspect(engine).get_table_names()) == {"product_retailers"}
+        command.upgrade(alembic_config(url), "head")
+        engine.dispose()
+        assert set(inspect(engine).get_table_names()) == tables
+        engine.dispose()
