@@ -5,7 +5,14 @@ Every route needs an API key, checked by the request guard (guard.py) before any
 
 from __future__ import annotations
 
-from tracetag.api import batches, producers, products, scans, tags
+from tracetag.api import batches, producers, products, retailers, scans, tags
 
 # In the order the OpenAPI document lists them.
-routers = (producers.router, products.router, batches.router, scans.router, tags.router)
+routers = (
+    producers.router,
+    products.router,
+    retailers.router,
+    batches.router,
+    scans.router,
+    tags.router,
+)
