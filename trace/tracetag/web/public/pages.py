@@ -22,6 +22,7 @@ from tracetag.scans.assess import TagCheck
 from tracetag.scans.models import TagReason
 from tracetag.web.public.gzip_template import Deflated, Piece
 from tracetag.web.public.verdict import Headline
+from tracetag.web.public.where_to_buy import RETAILER_KIND_LABELS
 
 TEMPLATES_DIR = package_path(PUBLIC_PAGES) / "templates"
 STATIC_DIR = package_path(PUBLIC_PAGES) / "static"
@@ -98,6 +99,7 @@ class Pages:
             env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
             env.globals["place"] = _place
             env.globals["tag_reasons"] = TAG_REASONS
+            env.globals["retailer_kinds"] = RETAILER_KIND_LABELS
             self.envs[lang] = env
         self.formatters = {lang: Formatter(lang) for lang in LANGUAGES}
         self._tag_templates: dict[tuple[Any, ...], tuple[Piece | str, ...]] = {}

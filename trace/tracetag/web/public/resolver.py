@@ -69,6 +69,11 @@ from tracetag.web.public.routes import (
     shown,
     wants_json,
 )
+from tracetag.web.public.where_to_buy import (
+    PlaceToBuy,
+    load_places_to_buy,
+    shown_on_page,
+)
 from tracetag.web.ratelimit import client_key
 
 METHODS = "GET, HEAD, OPTIONS"
@@ -106,6 +111,7 @@ class ProductView:
     lot_count: int
     image: tuple[str, int, int] | None
     has_lot: bool = False  # the lot the request named is registered
+    retailers: tuple[PlaceToBuy, ...] = ()  # where to buy: the producer's list, not signed
 
 
 def load_product_view(
@@ -157,6 +163,7 @@ def load_product_view(
             lot_count=count or 0,
             image=image,
             has_lot=has_lot,
+            retailers=load_places_to_buy(session, product.id),
         )
 
 
@@ -483,6 +490,11 @@ class Resolver:
                 "producer": product.producer,
                 "lots": lots,
                 "lot_count": product.lot_count,
+                # Where to buy: the producer's list, not part of any signed record.
+                "retailers": [
+                    {"name": r.name, "kind": r.kind, "url": r.href, "address": r.address}
+                    for r in product.retailers
+                ],
                 "linkset_url": f"{path}?linkType=linkset",
                 **(extra or {}),
             }
@@ -504,6 +516,7 @@ class Resolver:
             image_url=f"/media/{product.image[0]}" if product.image else None,
             image_w=product.image[1] if product.image else 0,
             image_h=product.image[2] if product.image else 0,
+            where_to_buy=shown_on_page(product.retailers),
         )
         response.headers.update(headers)
         return response
