@@ -154,6 +154,8 @@ def test_an_address_changed_behind_the_services_back_is_no_link(
         html = client.get(path).text
         assert _links(html) == []
         assert f"<strong>{FLOOR['name']}</strong>" in _section(html)
+    (context,) = client.get(f"/01/{batch.product.gtin}?linkType=linkset").json()["linkset"]
+    assert "https://gs1.org/voc/hasRetailers" not in context
 
 
 def test_a_page_that_warns_of_tampering_sends_no_one_shopping(
@@ -233,3 +235,6 @@ def test_a_tag_page_shows_a_changed_list_once_its_record_view_is_renewed(
     assert shown() == [SUPERMARKET["name"]]  # the cached view, shell and all
     clock.now += 1
     assert shown() == [FLOOR["name"], SUPERMARKET["name"]]
+    linkset = client.get(path, params={"linkType": "linkset"}).json()["linkset"]
+    retailers = linkset[-1]["https://gs1.org/voc/hasRetailers"]
+    assert [x["title"] for x in retailers] == [FLOOR["name"]]

@@ -209,7 +209,14 @@ class Resolver:
 
     # -- levels: the links of a product, a lot and a tag ---------------------------------------
 
-    def product_level(self, gtin: str, name: str, ocop: dict[str, Any] | None, lang: str) -> Level:
+    def product_level(
+        self,
+        gtin: str,
+        name: str,
+        ocop: dict[str, Any] | None,
+        lang: str,
+        retailers: Sequence[PlaceToBuy] = (),
+    ) -> Level:
         anchor = f"{self.base}/01/{gtin}"
         links = [
             Link(
@@ -231,6 +238,13 @@ class Resolver:
                     ("vi", "en"),
                 )
             )
+        # Each place with a web address, in the producer's order, titled with its name; the
+        # first is where linkType=gs1:hasRetailers goes.
+        links.extend(
+            Link("hasRetailers", place.href, place.name, passes_query=False)
+            for place in retailers
+            if place.href is not None
+        )
         return Level(anchor, tuple(links))
 
     def lot_level(self, view: RecordView, lang: str) -> Level:
@@ -284,7 +298,7 @@ class Resolver:
             if product is None:
                 return []
             name, ocop = product.product["name"], product.producer["ocop"]
-            return [self.product_level(link.gtin14, name, ocop, lang)]
+            return [self.product_level(link.gtin14, name, ocop, lang, product.retailers)]
         found = [self.lot_level(view, lang)]
         if link.serial is not None:
             found.insert(0, self.tag_level(view, link.serial, lang))
@@ -292,7 +306,11 @@ class Resolver:
         if data is not None:  # no signature vouches for a tampered record's product: no level
             found.append(
                 self.product_level(
-                    view.gtin, data["product"]["name"], data["producer"]["ocop"], lang
+                    view.gtin,
+                    data["product"]["name"],
+                    data["producer"]["ocop"],
+                    lang,
+                    view.retailers,
                 )
             )
         return found
@@ -348,7 +366,8 @@ class Resolver:
         chosen = choose(
             candidates, accept=request.headers.get("accept", ""), lang=page_lang(request)
         )
-        target = with_query(chosen.href, passed_query(request.url.query))
+        query = passed_query(request.url.query) if chosen.passes_query else ""
+        target = with_query(chosen.href, query)
         return RedirectResponse(target, status_code=307, headers=headers)
 
     def no_such_link(self, request: Request, wanted: str, headers: dict[str, str]) -> Response:
