@@ -238,3 +238,19 @@ def test_a_tag_page_shows_a_changed_list_once_its_record_view_is_renewed(
     linkset = client.get(path, params={"linkType": "linkset"}).json()["linkset"]
     retailers = linkset[-1]["https://gs1.org/voc/hasRetailers"]
     assert [x["title"] for x in retailers] == [FLOOR["name"]]
+
+
+def test_the_demo_product_says_where_to_buy_it(
+    client: TestClient, session: Session, issuer: Issuer
+) -> None:
+    from tracetag.demo import load_demo
+
+    batch = load_demo(session, issuer=issuer)
+    session.commit()
+    html = client.get(_pages(batch)["batch"], headers={"Accept-Language": "en"}).text
+    text = visible_text(_section(html))
+    assert "E-commerce platform san.example.vn" in text
+    assert "Supermarket Số 12 Trần Hưng Đạo" in text
+    assert [link["href"] for link in _links(html)] == [
+        "https://san.example.vn/htx-thanh-phu/gao-st25"
+    ]
