@@ -26,7 +26,7 @@ from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
 from tracetag.web.public.record_view import load_record_view
 from tracetag.web.public.view_cache import RecordViewCache
-from tracetag.web.public.where_to_buy import SHOWN_MAX
+from tracetag.web.public.where_to_buy import SHOWN_BYTES, SHOWN_MAX
 
 SUPERMARKET = {
     "name": "Siêu thị Co.opmart Sóc Trăng",
@@ -254,3 +254,24 @@ def test_the_demo_product_says_where_to_buy_it(
     assert [link["href"] for link in _links(html)] == [
         "https://san.example.vn/htx-thanh-phu/gao-st25"
     ]
+
+
+def test_the_list_a_page_shows_stays_within_its_bytes_whatever_was_typed(
+    client: TestClient, session: Session, batch: Batch
+) -> None:
+    """The worst a producer can type: every character three bytes in UTF-8 or five escaped."""
+    places = [
+        {
+            "name": ("ữ" if n % 2 else '"') * 100,
+            "kind": "marketplace",
+            "url": f"https://shop{n}.vn/?" + "&" * 400,
+            "address": ("ữ" if n % 2 else "&") * 200,
+        }
+        for n in range(MAX_RETAILERS)
+    ]
+    _set(session, batch.product, *places)
+    for path in _pages(batch).values():
+        for lang in ("vi", "en"):
+            section = _section(client.get(path, headers={"Accept-Language": lang}).text)
+            assert len(_links(section)) >= 1
+            assert len(section.encode("utf-8")) <= SHOWN_BYTES + 500
