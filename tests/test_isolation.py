@@ -31,6 +31,7 @@ from tracetag.identity.api_keys import create_key
 from tracetag.identity.models import ApiKey
 from tracetag.identity.passwords import Passwords
 from tracetag.products.models import Product
+from tracetag.products.retailer_models import ProductRetailer
 from tracetag.signing.issuer import Issuer
 from tracetag.tags.jobs.models import TagJob
 from tracetag.tags.jobs.service import queue_tag_job
@@ -118,6 +119,7 @@ def _snapshot(session: Session, h: Holdings) -> tuple[Any, ...]:
         session.scalar(select(ApiKey.revoked_at).where(ApiKey.id == h.key_id)),
         session.scalar(select(func.count()).where(AuditEvent.producer_id == h.producer_id)),
         session.scalar(select(func.count()).where(TagJob.producer_id == h.producer_id)),
+        session.scalar(select(func.count()).where(ProductRetailer.product_id == h.product_id)),
     )
 
 
@@ -135,6 +137,9 @@ def _api_body(method: str, path: str, n: int) -> dict[str, Any]:
         return {"json": {"note": "Điều chỉnh giá", "price_vnd": 120000 + n}}
     if path.endswith("/recall"):
         return {"json": {"reason": "Thu hồi thử"}}
+    if path.endswith("/retailers") and method == "PUT":
+        shop = {"name": "Siêu thị Co.opmart", "kind": "supermarket", "address": "Sóc Trăng"}
+        return {"json": {"retailers": [shop]}}
     if path.endswith(("/tags", "/tag-jobs")) and method == "POST":
         return {"json": {"count": 1, "signed": True, "idempotency_key": f"iso-{n}"}}
     return {}

@@ -134,3 +134,22 @@ def test_0007_adds_tag_jobs_whose_status_is_checked(database_url: str, issuer: I
         assert "tag_jobs" not in inspect(engine).get_table_names()
         command.upgrade(alembic_config(url), "head")
         assert "tag_jobs" in inspect(engine).get_table_names()
+
+
+def test_product_retailers_come_and_go_with_their_migration(database_url: str) -> None:
+    """0008 adds product_retailers only: stepping back over it drops that table and no other."""
+    from sqlalchemy import inspect
+
+    from tests.databases import fresh_database
+
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with fresh_database(backend) as url:
+        engine = make_engine(url)
+        tables = set(inspect(engine).get_table_names())
+        command.downgrade(alembic_config(url), "0008-1")  # whatever 0008 comes after
+        engine.dispose()
+        assert tables - set(inspect(engine).get_table_names()) == {"product_retailers"}
+        command.upgrade(alembic_config(url), "head")
+        engine.dispose()
+        assert set(inspect(engine).get_table_names()) == tables
+        engine.dispose()

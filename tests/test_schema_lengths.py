@@ -20,6 +20,7 @@ from tracetag.core.fields import LONG_TEXT_MAX
 from tracetag.models import Base
 from tracetag.producers.models import Producer
 from tracetag.products.models import Product
+from tracetag.products.retailer_models import ProductRetailer
 from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import TagIssuance
 
@@ -57,6 +58,9 @@ STORED_IN: dict[tuple[str, str], Column | None] = {
     ("BatchCorrection", "quantity_unit"): Batch.quantity_unit,
     ("Recall", "reason"): Batch.recall_reason,  # and SignedRecord.note, also Text
     ("IssueTags", "idempotency_key"): TagIssuance.idempotency_key,
+    ("RetailerIn", "name"): ProductRetailer.name,
+    ("RetailerIn", "url"): ProductRetailer.url,  # also checked once percent-encoded
+    ("RetailerIn", "address"): ProductRetailer.address,
 }
 
 

@@ -1,4 +1,5 @@
-"""Demo data: an OCOP cooperative from Sóc Trăng, its ST25 rice, and one signed batch."""
+"""Demo data: an OCOP cooperative from Sóc Trăng, its ST25 rice, where to buy it, and one signed
+batch."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from tracetag.producers.schemas import OcopRating, ProducerCreate
 from tracetag.producers.service import create_producer
 from tracetag.products.images import clean_image
 from tracetag.products.models import Product
+from tracetag.products.retailer_schemas import RetailerIn
+from tracetag.products.retailers import set_retailers
 from tracetag.products.schemas import ProductCreate
 from tracetag.products.service import create_product, store_image
 from tracetag.signing.issuer import Issuer
@@ -89,6 +92,22 @@ def load_demo(session: Session, *, issuer: Issuer) -> Batch:
     )
     image = clean_image(_demo_image(), max_bytes=5_000_000, max_side=1200)
     store_image(session, product=product, image=image)
+    set_retailers(  # the web address is an example.vn one: the demo links to no real shop
+        session,
+        product=product,
+        retailers=[
+            RetailerIn(
+                name="Gian hàng HTX Thạnh Phú trên sàn thương mại điện tử",
+                kind="marketplace",
+                url="https://san.example.vn/htx-thanh-phu/gao-st25",
+            ),
+            RetailerIn(
+                name="Siêu thị Nông sản Sóc Trăng (dữ liệu mẫu)",
+                kind="supermarket",
+                address="Số 12 Trần Hưng Đạo, Phường 2, Thành phố Sóc Trăng",
+            ),
+        ],
+    )
     return create_batch(
         session,
         producer_id=producer.id,

@@ -7,6 +7,7 @@ from tracetag.core.health import ReadinessProbe
 from tracetag.identity.models import ApiKey, PasswordReset, User, UserSession
 from tracetag.producers.models import Producer
 from tracetag.products.models import Product, ProductImage
+from tracetag.products.retailer_models import ProductRetailer
 from tracetag.scans.models import Scan, TagClient
 from tracetag.tags.jobs.models import TagJob
 from tracetag.tags.models import Tag, TagIssuance
@@ -20,6 +21,7 @@ __all__ = [
     "Producer",
     "Product",
     "ProductImage",
+    "ProductRetailer",
     "ReadinessProbe",
     "Scan",
     "SignedRecord",

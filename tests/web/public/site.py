@@ -3,8 +3,10 @@
 The browser tests and the page budget test load the same scenarios: a genuine signed tag on its
 first scan, an unsigned tag checked online, a verified batch, a batch edited after signing, a
 serial never issued, a forged 8030, a recalled batch, an expired batch, a copied tag, an earlier
-version of a corrected and recalled batch, an unknown product, and the home page. Every call to
-`Scenario.url` hands out a fresh tag where the page counts scans, so a first scan stays first.
+version of a corrected and recalled batch, the product's own page, an unknown product, and the
+home page. The product has twenty places to buy, each field of each as long as it may be. Every
+call to `Scenario.url` hands out a fresh tag where the page counts scans, so a first scan stays
+first.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from tracetag.batches.service import correct_batch, recall_batch
 from tracetag.core.database import make_engine, make_session_factory
 from tracetag.gs1.digital_link import digital_link, tag_digital_link
 from tracetag.products.images import clean_image
+from tracetag.products.retailer_models import MAX_RETAILERS
+from tracetag.products.retailer_schemas import URL_MAX, RetailerIn
+from tracetag.products.retailers import set_retailers
 from tracetag.products.service import store_image
 from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
@@ -63,6 +68,7 @@ SCENARIOS = (
     "batch-expired",
     "tag-copied",
     "batch-old-version",
+    "product",
     "product-not-found",
 )
 
@@ -97,6 +103,27 @@ def _photo() -> bytes:
     out = io.BytesIO()
     img.save(out, format="PNG")
     return out.getvalue()
+
+
+def _full_length(text: str, length: int) -> str:
+    return (text * (length // len(text) + 1))[: length - 1] + "."
+
+
+def _full_lists_of_places() -> list[RetailerIn]:
+    """As many places to buy as a product may have, every field as long as it may be."""
+    places = []
+    for n in range(MAX_RETAILERS):
+        url = f"https://gian-hang-{n}.san-thuong-mai.vn/san-pham/gao-st25?"
+        url += _full_length("ma_gian_hang=htx&nguon=qr&", URL_MAX - len(url))
+        places.append(
+            RetailerIn(
+                name=_full_length(f"Cửa hàng đặc sản Sóc Trăng số {n}, ", 100),
+                kind="marketplace" if n % 2 else "supermarket",
+                url=url,
+                address=_full_length("Số 12 đường Trần Hưng Đạo, Phường 2, TP Sóc Trăng, ", 200),
+            )
+        )
+    return places
 
 
 def _flip(digsig: str) -> str:
@@ -140,6 +167,8 @@ def _build(factory: sessionmaker[Session], issuer: Issuer, base: str) -> dict[st
         product = factories.make_product(session, producer)
         image = clean_image(_photo(), max_bytes=5 * 1024 * 1024, max_side=1200)
         store_image(session, product=product, image=image)  # before signing: records name it
+        # Every page of the product carries its places to buy, and here as many as it may have.
+        set_retailers(session, product=product, retailers=_full_lists_of_places())
         verified = factories.make_batch(session, issuer, product, lot="ST25-2611-01", **fresh)
         tampered = factories.make_batch(session, issuer, product, lot="ST25-2611-02", **fresh)
         recalled = factories.make_batch(session, issuer, product, lot="ST25-2611-03", **fresh)
@@ -229,6 +258,7 @@ def _build(factory: sessionmaker[Session], issuer: Issuer, base: str) -> dict[st
             Scenario("batch-expired", 200, None, batch(expired.lot)),
             Scenario("tag-copied", 200, True, copied),
             Scenario("batch-old-version", 200, None, batch(corrected.lot, "?version=1")),
+            Scenario("product", 200, False, lambda: f"/01/{gtin}"),
             Scenario("product-not-found", 404, True, not_found),
         )
     }

@@ -44,6 +44,11 @@ class Link:
     title: str
     type: str | None = None
     hreflang: tuple[str, ...] = ()
+    # Whether a redirect to it carries the request's query string on (Resolver §2.12). Not for
+    # links to other sites: a tag link's query holds its AI 8030 signature. GS1's linkset schema
+    # has a boolean `fwqs` for this, but RFC 9264 §4.2.4.3 wants extension attributes as
+    # arrays, so the linkset does not say it.
+    passes_query: bool = True
 
     def target(self) -> dict[str, Any]:
         out: dict[str, Any] = {"href": self.href, "title": self.title}

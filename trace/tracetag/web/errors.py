@@ -55,7 +55,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Invalid)
     async def _invalid(request: Request, exc: Invalid) -> Response:
-        detail = [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
+        # A dotted path ("retailers.2.url") reads as pydantic's own locations do.
+        path = [int(part) if part.isdigit() else part for part in exc.field.split(".")]
+        detail = [{"loc": ["body", *path], "msg": exc.message, "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(IntegrityError)

@@ -19,6 +19,7 @@ from tracetag.core.resources import PUBLIC_PAGES, package_path
 from tracetag.scans.assess import TagCheck
 from tracetag.web.public.gzip_template import Deflated, Piece
 from tracetag.web.public.verdict import Headline
+from tracetag.web.public.where_to_buy import RETAILER_KIND_LABELS
 from tracetag.web.templating import page_environment
 from tracetag.web.words import CATEGORY_LABELS, PRODUCER_KIND_LABELS, TAG_REASONS
 
@@ -57,6 +58,7 @@ class Pages:
             env = page_environment(templates_dir, lang)
             env.globals["place"] = _place
             env.globals["tag_reasons"] = TAG_REASONS
+            env.globals["retailer_kinds"] = RETAILER_KIND_LABELS
             self.envs[lang] = env
         self.formatters = {lang: Formatter(lang) for lang in LANGUAGES}
         self._tag_templates: dict[tuple[Any, ...], tuple[Piece | str, ...]] = {}

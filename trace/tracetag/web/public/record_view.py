@@ -26,6 +26,12 @@ from tracetag.products.service import get_image
 from tracetag.signing.keys import KeyRing
 from tracetag.web.public.pages import section_labels
 from tracetag.web.public.verdict import Headline, field_labels, headline
+from tracetag.web.public.where_to_buy import (
+    NOTHING_SHOWN,
+    PlaceToBuy,
+    load_places_to_buy,
+    shown_on_page,
+)
 
 RECORD_REASONS = {
     RecordReason.SIGNATURE_INVALID: N_("The digital signature of the record does not verify."),
@@ -67,6 +73,8 @@ class RecordView:
     since: Since | None
     recall_reason: str | None
     expiry_date: date | None
+    # Where to buy: the producer's list as it was when the view was built; not signed.
+    retailers: tuple[PlaceToBuy, ...] = ()
     # Rendered tag-page shells by language; they live exactly as long as this view.
     shells: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -125,6 +133,10 @@ class RecordView:
             "versions": [
                 {**v, "url": f"{page_path}?version={v['version']}{lang_q}"} for v in self.versions
             ],
+            # A page that warns of tampering sends no one shopping; nor does one with no record.
+            "where_to_buy": NOTHING_SHOWN
+            if data is None or Headline.TAMPERED in self.concerns
+            else shown_on_page(self.retailers),
         }
         if data is not None:
             context.update(section_labels(lang, data["product"], data["producer"]))
@@ -227,6 +239,7 @@ def build_record_view(
         since=since,
         recall_reason=signed_latest.get("recall_reason") if Headline.RECALLED in concerns else None,
         expiry_date=expiry,
+        retailers=load_places_to_buy(session, batch.product_id),
     )
 
 

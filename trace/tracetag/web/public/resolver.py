@@ -69,6 +69,11 @@ from tracetag.web.public.routes import (
     shown,
     wants_json,
 )
+from tracetag.web.public.where_to_buy import (
+    PlaceToBuy,
+    load_places_to_buy,
+    shown_on_page,
+)
 from tracetag.web.ratelimit import client_key
 
 METHODS = "GET, HEAD, OPTIONS"
@@ -106,6 +111,7 @@ class ProductView:
     lot_count: int
     image: tuple[str, int, int] | None
     has_lot: bool = False  # the lot the request named is registered
+    retailers: tuple[PlaceToBuy, ...] = ()  # where to buy: the producer's list, not signed
 
 
 def load_product_view(
@@ -157,6 +163,7 @@ def load_product_view(
             lot_count=count or 0,
             image=image,
             has_lot=has_lot,
+            retailers=load_places_to_buy(session, product.id),
         )
 
 
@@ -202,7 +209,14 @@ class Resolver:
 
     # -- levels: the links of a product, a lot and a tag ---------------------------------------
 
-    def product_level(self, gtin: str, name: str, ocop: dict[str, Any] | None, lang: str) -> Level:
+    def product_level(
+        self,
+        gtin: str,
+        name: str,
+        ocop: dict[str, Any] | None,
+        lang: str,
+        retailers: Sequence[PlaceToBuy] = (),
+    ) -> Level:
         anchor = f"{self.base}/01/{gtin}"
         links = [
             Link(
@@ -224,6 +238,13 @@ class Resolver:
                     ("vi", "en"),
                 )
             )
+        # Each place with a web address, in the producer's order, titled with its name; the
+        # first is where linkType=gs1:hasRetailers goes.
+        links.extend(
+            Link("hasRetailers", place.href, place.name, passes_query=False)
+            for place in retailers
+            if place.href is not None
+        )
         return Level(anchor, tuple(links))
 
     def lot_level(self, view: RecordView, lang: str) -> Level:
@@ -277,7 +298,7 @@ class Resolver:
             if product is None:
                 return []
             name, ocop = product.product["name"], product.producer["ocop"]
-            return [self.product_level(link.gtin14, name, ocop, lang)]
+            return [self.product_level(link.gtin14, name, ocop, lang, product.retailers)]
         found = [self.lot_level(view, lang)]
         if link.serial is not None:
             found.insert(0, self.tag_level(view, link.serial, lang))
@@ -285,7 +306,11 @@ class Resolver:
         if data is not None:  # no signature vouches for a tampered record's product: no level
             found.append(
                 self.product_level(
-                    view.gtin, data["product"]["name"], data["producer"]["ocop"], lang
+                    view.gtin,
+                    data["product"]["name"],
+                    data["producer"]["ocop"],
+                    lang,
+                    view.retailers,
                 )
             )
         return found
@@ -341,7 +366,8 @@ class Resolver:
         chosen = choose(
             candidates, accept=request.headers.get("accept", ""), lang=page_lang(request)
         )
-        target = with_query(chosen.href, passed_query(request.url.query))
+        query = passed_query(request.url.query) if chosen.passes_query else ""
+        target = with_query(chosen.href, query)
         return RedirectResponse(target, status_code=307, headers=headers)
 
     def no_such_link(self, request: Request, wanted: str, headers: dict[str, str]) -> Response:
@@ -483,6 +509,11 @@ class Resolver:
                 "producer": product.producer,
                 "lots": lots,
                 "lot_count": product.lot_count,
+                # Where to buy: the producer's list, not part of any signed record.
+                "retailers": [
+                    {"name": r.name, "kind": r.kind, "url": r.href, "address": r.address}
+                    for r in product.retailers
+                ],
                 "linkset_url": f"{path}?linkType=linkset",
                 **(extra or {}),
             }
@@ -504,6 +535,7 @@ class Resolver:
             image_url=f"/media/{product.image[0]}" if product.image else None,
             image_w=product.image[1] if product.image else 0,
             image_h=product.image[2] if product.image else 0,
+            where_to_buy=shown_on_page(product.retailers),
         )
         response.headers.update(headers)
         return response

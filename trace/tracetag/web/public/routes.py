@@ -315,8 +315,9 @@ DIGITAL_LINK_PARAMETERS: list[dict[str, Any]] = [
         "required": False,
         "schema": {"type": "string", "maxLength": 200},
         "description": "`linkset` (or `all`) for the RFC 9264 linkset; a GS1 link type "
-        "(`gs1:pip`, `gs1:traceability`, `gs1:certificationInfo`, `gs1:defaultLink`) for a 307 "
-        "to that link; 404 when there is none of that type.",
+        "(`gs1:pip`, `gs1:traceability`, `gs1:certificationInfo`, `gs1:hasRetailers`, "
+        "`gs1:defaultLink`) for a 307 to that link (to the first place to buy, for "
+        "`gs1:hasRetailers`); 404 when there is none of that type.",
     },
     {
         "name": "format",
