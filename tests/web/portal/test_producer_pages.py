@@ -221,3 +221,74 @@ def test_another_producers_things_are_not_found(
     assert answer.status_code == 404
     assert session.get(Batch, batch.id).status == "active"  # type: ignore[union-attr]
     del make_account
+
+
+def test_a_run_of_20000_tags_is_a_job_whose_page_follows_it_to_the_labels(
+    signed_in: TestClient,
+    session: Session,
+    session_factory,
+    issuer,  # type: ignore[no-untyped-def]
+) -> None:
+    from tracetag.tags.jobs.runner import TagJobRunner
+
+    batch_path = _new_batch(signed_in, "MO-2615")
+    token = form_token(signed_in, batch_path)
+    queued = signed_in.post(
+        batch_path + "/tags",
+        data={"csrftoken": token, "count": "20.000", "signed": "yes", "idempotency_key": "big-1"},
+        follow_redirects=False,
+    )
+    assert queued.status_code == 303
+    job_path = queued.headers["location"]
+    assert job_path.startswith("/portal/tag-jobs/")
+    waiting = signed_in.get(job_path)
+    assert '<meta http-equiv="refresh" content="3">' in waiting.text
+    assert '<progress id="progress" max="20000" value="0">' in waiting.text
+    assert "đang được phát hành" in signed_in.get(batch_path).text
+    assert TagJobRunner(session_factory, issuer).run_once()
+    done = signed_in.get(job_path)
+    assert "http-equiv" not in done.text  # finished: the page stops reloading
+    assert "20.000 tem đã được phát hành." in done.text
+    labels = re.search(r'href="(/portal/issuances/\d+)"', done.text)
+    assert labels
+    batch_id = int(batch_path.rsplit("/", 1)[1])
+    assert session.scalar(select(func.count()).where(Tag.batch_id == batch_id)) == 20000
+    assert "953 tờ" in signed_in.get(labels.group(1)).text
+
+
+def test_places_to_buy_are_set_in_the_portal_and_shown_on_the_public_page(
+    signed_in: TestClient, session: Session
+) -> None:
+    product_path = _product(signed_in)
+    token = form_token(signed_in, product_path)
+    bad = signed_in.post(
+        product_path + "/retailers",
+        data={
+            "csrftoken": token,
+            "places.0.name": "Sàn Postmart",
+            "places.0.kind": "marketplace",
+            "places.0.url": "javascript:alert(1)",
+        },
+    )
+    assert bad.status_code == 400 and 'id="e-places.0.url"' in bad.text
+    good = signed_in.post(
+        product_path + "/retailers",
+        data={
+            "csrftoken": token,
+            "places.0.name": "Siêu thị Co.opmart Sóc Trăng",
+            "places.0.kind": "supermarket",
+            "places.0.address": "Số 1 Trần Hưng Đạo, TP. Sóc Trăng",
+            "places.2.name": "Gian hàng <b>HTX</b> trên Postmart",
+            "places.2.kind": "marketplace",
+            "places.2.url": "https://postmart.vn/htx",
+        },
+        follow_redirects=False,
+    )
+    assert good.status_code == 303
+    product = session.scalars(
+        select(Product).where(Product.id == int(product_path.rsplit("/", 1)[1]))
+    ).one()
+    public = signed_in.get(f"/01/{product.gtin}", headers={"Accept-Language": "vi"}).text
+    assert "Nơi bán" in public and "Siêu thị Co.opmart Sóc Trăng" in public
+    assert "Gian hàng &lt;b&gt;HTX&lt;/b&gt; trên Postmart" in public
+    assert 'href="https://postmart.vn/htx"' in public

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tracetag.core.i18n import N_, gettext
 from tracetag.producers.models import ProducerKind
 from tracetag.products.categories import CATEGORY_NAMES_VI, Category
+from tracetag.products.retailer_models import RetailerKind
 from tracetag.scans.models import TagReason
 
 PRODUCER_KIND_LABELS = {
@@ -51,3 +52,16 @@ TAG_REASONS = {
 
 def tag_reason(lang: str, code: str) -> str:
     return gettext(lang, TAG_REASONS[TagReason(code)])
+
+
+RETAILER_KIND_LABELS = {
+    RetailerKind.SHOP: N_("Shop"),
+    RetailerKind.SUPERMARKET: N_("Supermarket"),
+    RetailerKind.DISTRIBUTOR: N_("Distributor"),
+    RetailerKind.MARKETPLACE: N_("E-commerce platform"),
+    RetailerKind.OTHER: N_("Other place of sale"),
+}
+
+
+def retailer_kind_label(lang: str, code: str) -> str:
+    return gettext(lang, RETAILER_KIND_LABELS[RetailerKind(code)])

@@ -21,6 +21,8 @@ from tracetag.products.service import list_products
 from tracetag.scans.service import suspicious_scans
 from tracetag.scans.stats import scans_per_day
 from tracetag.signing.keys import KeyRing
+from tracetag.tags.jobs.models import JobStatus
+from tracetag.tags.jobs.service import list_jobs
 from tracetag.tags.models import IssuanceState, TagIssuance
 from tracetag.web.deps import IssuerDep, KeyRingDep, SessionDep, SettingsDep
 from tracetag.web.portal.forms import FormErrors, blank_to_none, invalid, validate
@@ -209,6 +211,11 @@ def _batch_context(
         "errors": {},
         "done": None,
         "issue_key": new_issue_key(),
+        "jobs": [
+            j
+            for j in list_jobs(session, producer_id=batch.product.producer_id, batch_id=batch.id)
+            if j.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+        ],
     }
 
 

@@ -16,6 +16,9 @@ from tracetag.products import service
 from tracetag.products.categories import Category
 from tracetag.products.images import CleanImage, clean_image
 from tracetag.products.models import Product
+from tracetag.products.retailer_models import MAX_RETAILERS, RetailerKind
+from tracetag.products.retailer_schemas import RetailersIn
+from tracetag.products.retailers import list_retailers, set_retailers
 from tracetag.products.schemas import ProductCreate
 from tracetag.settings import Settings
 from tracetag.web.deps import IssuerDep, SessionDep, SettingsDep
@@ -23,12 +26,14 @@ from tracetag.web.portal.forms import FormErrors, blank_to_none, invalid, valida
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.routing import portal_router
 from tracetag.web.portal.session import PORTAL, ProducerDep
-from tracetag.web.words import category_label
+from tracetag.web.words import category_label, retailer_kind_label
 
 router = portal_router("/products")
 
 Field = Annotated[str, Form(max_length=5000)]
 MAX_STANDARDS = 20
+EMPTY_PLACES = 3  # blank rows under the filled ones: a form without JavaScript adds no rows
+PLACE_FIELDS = ("name", "kind", "url", "address")
 
 
 def _pages(request: Request) -> PortalPages:
@@ -140,6 +145,36 @@ def _gtin_taken(lang: str) -> str:
     return gettext(lang, N_("This GTIN is registered already, by you or another producer."))
 
 
+def _product_page(
+    request: Request,
+    session: Session,
+    product: Product,
+    *,
+    done: str | None = None,
+    errors: dict[str, str] | None = None,
+    places: list[dict[str, str]] | None = None,
+    status: int = 200,
+) -> Response:
+    if places is None:
+        places = [
+            {"name": r.name, "kind": r.kind, "url": r.url or "", "address": r.address or ""}
+            for r in list_retailers(session, product_id=product.id)
+        ]
+    rows: list[dict[str, str]] = places + [{} for _ in range(EMPTY_PLACES)]
+    lang = portal_lang(request)
+    return _pages(request).page(
+        request,
+        "product.html",
+        status_code=status,
+        product=product,
+        batches=_batches_of(session, product),
+        done=done,
+        errors=errors or {},
+        places=rows[:MAX_RETAILERS],
+        retailer_kinds=[(k.value, retailer_kind_label(lang, k.value)) for k in RetailerKind],
+    )
+
+
 @router.get("/{product_id}")
 def product_page(
     request: Request,
@@ -150,12 +185,7 @@ def product_page(
 ) -> Response:
     assert user.producer_id is not None
     product = service.get_product(session, producer_id=user.producer_id, product_id=product_id)
-    batches = [
-        b for b in list_batches(session, producer_id=user.producer_id) if b.product_id == product.id
-    ]
-    return _pages(request).page(
-        request, "product.html", product=product, batches=batches, done=done, errors={}
-    )
+    return _product_page(request, session, product, done=done)
 
 
 @router.post("/{product_id}/image")
@@ -178,20 +208,8 @@ def replace_image(
             raise Invalid("file", "no file")
     except Invalid as exc:
         session.rollback()
-        batches = [
-            b
-            for b in list_batches(session, producer_id=user.producer_id)
-            if b.product_id == product.id
-        ]
-        return _pages(request).page(
-            request,
-            "product.html",
-            status_code=400,
-            product=product,
-            batches=batches,
-            done=None,
-            errors=invalid(lang, exc).errors,
-        )
+        errors = invalid(lang, exc).errors
+        return _product_page(request, session, product, errors=errors, status=400)
     if product.image_sha256 != picture.sha256:
         service.store_image(session, product=product, image=picture)
         resign_product_batches(
@@ -199,3 +217,35 @@ def replace_image(
         )
     session.commit()
     return RedirectResponse(f"{PORTAL}/products/{product.id}?done=image", status_code=303)
+
+
+@router.post("/{product_id}/retailers")
+async def set_places(
+    request: Request, product_id: int, session: SessionDep, user: ProducerDep
+) -> Response:
+    """Replace the list of places to buy with the form's filled rows, in their order."""
+    assert user.producer_id is not None
+    lang = portal_lang(request)
+    product = service.get_product(session, producer_id=user.producer_id, product_id=product_id)
+    form = await request.form(max_files=0, max_fields=200)
+    places = []
+    for i in range(MAX_RETAILERS):
+        row = {k: str(form.get(f"places.{i}.{k}", ""))[:1000].strip() for k in PLACE_FIELDS}
+        if row["name"] or row["url"] or row["address"]:
+            places.append(row)
+    data = [
+        {**row, "url": blank_to_none(row["url"]), "address": blank_to_none(row["address"])}
+        for row in places
+    ]
+    try:
+        checked = validate(RetailersIn, {"retailers": data}, lang)
+        try:
+            set_retailers(session, product=product, retailers=checked.retailers)
+        except Invalid as exc:
+            raise invalid(lang, exc) from None
+    except FormErrors as exc:
+        session.rollback()
+        errors = {k.replace("retailers.", "places.", 1): v for k, v in exc.errors.items()}
+        return _product_page(request, session, product, errors=errors, places=places, status=400)
+    session.commit()
+    return RedirectResponse(f"{PORTAL}/products/{product.id}?done=places", status_code=303)

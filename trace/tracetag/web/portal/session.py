@@ -14,6 +14,8 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from tracetag.audit.models import Channel
+from tracetag.audit.service import Actor
 from tracetag.core.database import utcnow
 from tracetag.identity.models import MemberRole, Role
 from tracetag.identity.service import SessionPolicy, session_user
@@ -152,3 +154,13 @@ ProducerDep = Annotated[PortalUser, Depends(_producer)]
 OwnerDep = Annotated[PortalUser, Depends(_owner)]
 AdminDep = Annotated[PortalUser, Depends(_admin)]
 InspectorDep = Annotated[PortalUser, Depends(_inspector)]
+
+
+def portal_actor(request: Request, user: PortalUser) -> Actor:
+    """Who makes a change from the portal, for the audit log."""
+    return Actor(
+        Channel.PORTAL,
+        user.email,
+        user_id=user.id,
+        client_ip=request.client.host if request.client else None,
+    )

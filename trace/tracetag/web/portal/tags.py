@@ -14,13 +14,16 @@ from tracetag.batches.service import get_batch
 from tracetag.core.i18n import N_, gettext
 from tracetag.labels.pdf import SheetLayout
 from tracetag.tags import service
+from tracetag.tags.jobs.models import JobStatus
+from tracetag.tags.jobs.runner import TagJobRunner
+from tracetag.tags.jobs.service import JOB_THRESHOLD, get_job, queue_tag_job
 from tracetag.tags.printing import MEDIA_TYPES, ExportFormat, check_export, export, label_modules
 from tracetag.tags.schemas import IssueTags
 from tracetag.web.deps import IssuerDep, SessionDep, SettingsDep
 from tracetag.web.portal.forms import FormErrors, validate
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.routing import portal_router
-from tracetag.web.portal.session import PORTAL, ProducerDep
+from tracetag.web.portal.session import PORTAL, ProducerDep, portal_actor
 
 router = portal_router()
 
@@ -69,6 +72,7 @@ PRESETS = {
     )
 }
 DEFAULT_PRESET = "a4-21"
+REFRESH_SECONDS = 3
 
 
 def _pages(request: Request) -> PortalPages:
@@ -114,6 +118,22 @@ async def issue(
             title=gettext(lang, N_("The tags were not issued")),
             message=next(iter(exc.errors.values())),
         )
+    if data.count >= JOB_THRESHOLD:
+        # Too long for one request: the job is stored, a worker issues it, a page follows it.
+        job, _created = queue_tag_job(
+            session,
+            producer_id=user.producer_id,
+            batch_id=batch.id,
+            count=data.count,
+            signed=data.signed,
+            idempotency_key=data.idempotency_key,
+            requested_by=portal_actor(request, user),
+        )
+        session.commit()
+        runner: TagJobRunner | None = request.app.state.tag_job_runner
+        if runner is not None:
+            runner.wake()
+        return RedirectResponse(f"{PORTAL}/tag-jobs/{job.id}", status_code=303)
     # The run commits in short transactions of its own; this request's lock goes first.
     session.commit()
     issuance, _created = service.issue_tags(
@@ -126,6 +146,25 @@ async def issue(
         issuer=issuer,
     )
     return RedirectResponse(f"{PORTAL}/issuances/{issuance.id}?done=issued", status_code=303)
+
+
+@router.get("/tag-jobs/{job_id}")
+def job_page(request: Request, job_id: int, session: SessionDep, user: ProducerDep) -> Response:
+    """A job's progress; the page reloads itself every few seconds (no JavaScript) until the
+    job is done or failed."""
+    assert user.producer_id is not None
+    job = get_job(session, producer_id=user.producer_id, job_id=job_id)
+    batch = session.get(Batch, job.batch_id)
+    assert batch is not None
+    finished = job.status in (JobStatus.DONE, JobStatus.FAILED)
+    return _pages(request).page(
+        request,
+        "tag_job.html",
+        job=job,
+        batch=batch,
+        percent=int(100 * job.done_count / job.count) if job.count else 0,
+        refresh=None if finished else REFRESH_SECONDS,
+    )
 
 
 def _fits(layout: SheetLayout, modules: int) -> str | None:

@@ -19,9 +19,13 @@ from tracetag.core.resources import PUBLIC_PAGES, package_path
 from tracetag.scans.assess import TagCheck
 from tracetag.web.public.gzip_template import Deflated, Piece
 from tracetag.web.public.verdict import Headline
-from tracetag.web.public.where_to_buy import RETAILER_KIND_LABELS
 from tracetag.web.templating import page_environment
-from tracetag.web.words import CATEGORY_LABELS, PRODUCER_KIND_LABELS, TAG_REASONS
+from tracetag.web.words import (
+    CATEGORY_LABELS,
+    PRODUCER_KIND_LABELS,
+    RETAILER_KIND_LABELS,
+    TAG_REASONS,
+)
 
 TEMPLATES_DIR = package_path(PUBLIC_PAGES) / "templates"
 STATIC_DIR = package_path(PUBLIC_PAGES) / "static"

@@ -14,18 +14,9 @@ from urllib.parse import urlsplit
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
-from tracetag.core.i18n import N_
-from tracetag.products.retailer_models import ProductRetailer, RetailerKind
+from tracetag.products.retailer_models import ProductRetailer
 from tracetag.products.retailer_schemas import linkable_url
 from tracetag.products.retailers import list_retailers
-
-RETAILER_KIND_LABELS = {
-    RetailerKind.SHOP: N_("Shop"),
-    RetailerKind.SUPERMARKET: N_("Supermarket"),
-    RetailerKind.DISTRIBUTOR: N_("Distributor"),
-    RetailerKind.MARKETPLACE: N_("E-commerce platform"),
-    RetailerKind.OTHER: N_("Other place of sale"),
-}
 
 # A page lists the first places that fit both limits, in the producer's order, and counts the
 # rest: twenty places of full length would double a page past its 15 KB (issue 7), and a phone
