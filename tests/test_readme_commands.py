@@ -18,12 +18,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from typer.main import get_command
 
 from tests import REPO_ROOT
 from tests.databases import backends, fresh_database
 from tests.servers import free_port
+from tracetag.audit.models import AuditEvent
 from tracetag.cli import app
+from tracetag.core.database import make_engine
 
 README = REPO_ROOT / "README.md"
 
@@ -260,3 +263,24 @@ def run_readme(cli: Cli, tmp: Path, port: int) -> None:
         assert offline.startswith("VALID: signature verified") and "ST25-2611-01" in offline
         assert cli("verify", page[1], "--jwks", jwks).stdout.startswith("VALID")
         assert cli("verify", page[1]).stdout.startswith("VALID")  # the JWKS fetched online
+
+    # Every change the commands made is in the audit log, once, as the operator's.
+    engine = make_engine(cli.env["TRACETAG_DATABASE_URL"])
+    with engine.connect() as conn:
+        logged = conn.execute(
+            select(AuditEvent.action, AuditEvent.channel, AuditEvent.actor).order_by(AuditEvent.id)
+        ).all()
+    engine.dispose()
+    assert {(channel, actor.split(" ")[0]) for _, channel, actor in logged} == {("cli", "cli")}
+    assert [action for action, _, _ in logged] == [
+        "producer.create",  # demo
+        "product.create",
+        "product.image_set",
+        "batch.create",
+        "api_key.create",
+        "api_key.create",  # admin create-key
+        "user.create",
+        "tag_issuance.create",
+        "api_key.create",
+        "api_key.revoke",
+    ]

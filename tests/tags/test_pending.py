@@ -53,6 +53,7 @@ def _issue(
         batch_id=ctx["batch"].id,
         producer_id=ctx["producer_id"],
         issuer=issuer,
+        actor=factories.ACTOR,
         **args,
     )
 
@@ -172,7 +173,7 @@ def test_a_recall_during_the_run_publishes_nothing(
         with session_factory() as other:
             batch = other.get(type(ctx["batch"]), ctx["batch"].id)
             assert batch is not None and batch.status == "active"
-            recall_batch(other, batch=batch, reason="Ẩm mốc", issuer=issuer)
+            recall_batch(other, batch=batch, reason="Ẩm mốc", issuer=issuer, actor=factories.ACTOR)
             other.commit()
 
     with pytest.raises(Invalid, match="recalled"):

@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracetag.audit.service import Actor
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCreate, Origin, Stage
 from tracetag.batches.service import create_batch
@@ -43,10 +44,12 @@ def _demo_image() -> bytes:
     return out.getvalue()
 
 
-def load_demo(session: Session, *, issuer: Issuer) -> Batch:
-    """Create the demo producer, product and batch; the caller commits."""
+def load_demo(session: Session, *, issuer: Issuer, actor: Actor) -> Batch:
+    """Create the demo producer, product and batch, each change logged as the actor's (the
+    operator who ran `tracetag demo`); the caller commits."""
     producer = create_producer(
         session,
+        actor=actor,
         data=ProducerCreate(
             kind="cooperative",
             name="Hợp tác xã Nông nghiệp Thạnh Phú (dữ liệu mẫu)",
@@ -68,6 +71,7 @@ def load_demo(session: Session, *, issuer: Issuer) -> Batch:
     product = create_product(
         session,
         producer_id=producer.id,
+        actor=actor,
         data=ProductCreate(
             name="Gạo ST25 Thạnh Phú",
             brand="Lúa Tôm Thạnh Phú",
@@ -82,11 +86,12 @@ def load_demo(session: Session, *, issuer: Issuer) -> Batch:
         ),
     )
     image = clean_image(_demo_image(), max_bytes=5_000_000, max_side=1200)
-    store_image(session, product=product, image=image)
+    store_image(session, product=product, image=image, actor=actor)
     return create_batch(
         session,
         producer_id=producer.id,
         issuer=issuer,
+        actor=actor,
         data=BatchCreate(
             product_id=product.id,
             lot=DEMO_LOT,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from tracetag.api.deps import AdminDep, ProducerIdDep, ResourceId
+from tracetag.api.deps import ActorDep, AdminDep, ProducerIdDep, ResourceId
 from tracetag.api.responses import API_ERRORS, errors
-from tracetag.audit.models import Channel
-from tracetag.audit.service import Actor
 from tracetag.core.database import utcnow
 from tracetag.identity.api_keys import create_key, list_keys, revoke_key
 from tracetag.producers import service
@@ -23,8 +21,10 @@ router = APIRouter(prefix="/api/v1", tags=["admin"], responses=API_ERRORS)
     response_model=ProducerOut,
     responses=errors(400, 409, 413),
 )
-def create_producer(data: ProducerCreate, session: SessionDep, _: AdminDep) -> ProducerOut:
-    producer = service.create_producer(session, data=data)
+def create_producer(
+    data: ProducerCreate, session: SessionDep, _: AdminDep, actor: ActorDep
+) -> ProducerOut:
+    producer = service.create_producer(session, data=data, actor=actor)
     session.commit()
     return ProducerOut.of(producer)
 
@@ -40,10 +40,14 @@ def list_producers(session: SessionDep, _: AdminDep) -> list[ProducerOut]:
     response_model=ApiKeyOut,
     responses=errors(404),
 )
-def issue_producer_key(producer_id: ResourceId, session: SessionDep, _: AdminDep) -> ApiKeyOut:
+def issue_producer_key(
+    producer_id: ResourceId, session: SessionDep, _: AdminDep, actor: ActorDep
+) -> ApiKeyOut:
     """Issue an API key for a producer; the key is shown only in this answer."""
     producer = service.get_producer(session, producer_id)
-    row, token = create_key(session, role="producer", producer_id=producer.id, label="api")
+    row, token = create_key(
+        session, role="producer", producer_id=producer.id, label="api", actor=actor
+    )
     session.commit()
     return ApiKeyOut(
         id=row.id, role=row.role, producer_id=row.producer_id, prefix=row.prefix, api_key=token
@@ -69,9 +73,10 @@ def list_producer_keys(
     response_class=Response,
     responses=errors(404),
 )
-def revoke_api_key(key_id: ResourceId, session: SessionDep, admin: AdminDep) -> Response:
+def revoke_api_key(
+    key_id: ResourceId, session: SessionDep, _: AdminDep, actor: ActorDep
+) -> Response:
     """Revoke an API key: it stops working at once. Revoking it again changes nothing."""
-    actor = Actor(Channel.API, f"API key {admin.key_id}", key_id=admin.key_id)
     revoke_key(session, key_id=key_id, now=utcnow(), actor=actor)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

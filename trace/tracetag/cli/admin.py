@@ -17,7 +17,7 @@ def admin_create_key(label: str = "cli") -> None:
     settings = _common.settings()
     factory = _common.session_factory(settings)
     with factory() as session:
-        _row, token = create_key(session, role="admin", label=label)
+        _row, token = create_key(session, role="admin", label=label, actor=_common.actor())
         session.commit()
     typer.echo(token)
 
@@ -36,9 +36,6 @@ def admin_create_user(
     """Create a user who signs in to the portal (the first admin, say); asks for the password."""
     import sys
 
-    from tracetag.audit.models import Channel
-    from tracetag.audit.service import Actor, record_change
-    from tracetag.core.database import utcnow
     from tracetag.errors import Conflict, Invalid
     from tracetag.identity.models import MemberRole, Role
     from tracetag.identity.passwords import Passwords
@@ -68,21 +65,12 @@ def admin_create_user(
                 role=chosen,
                 producer_id=producer_id if chosen is Role.PRODUCER else None,
                 member_role=members[member_role] if chosen is Role.PRODUCER else None,
+                actor=_common.actor(),
             )
         except Invalid as exc:
             raise _common.fail(f"{exc.field}: {exc.message}") from exc
         except Conflict as exc:
             raise _common.fail(str(exc)) from exc
-        record_change(
-            session,
-            actor=Actor(Channel.CLI, "cli"),
-            action="user.create",
-            target_type="user",
-            target_id=user.id,
-            producer_id=user.producer_id,
-            at=utcnow(),
-            details={"email": user.email, "role": user.role},
-        )
         session.commit()
     typer.echo(f"created {chosen.value} {user.email} (user {user.id})")
 
@@ -107,8 +95,6 @@ def admin_list_keys(
 @app.command("revoke-key")
 def admin_revoke_key(key_id: int) -> None:
     """Revoke an API key by its id (see list-keys): it stops working at once."""
-    from tracetag.audit.models import Channel
-    from tracetag.audit.service import Actor
     from tracetag.core.database import utcnow
     from tracetag.errors import NotFound
     from tracetag.identity.api_keys import revoke_key
@@ -116,7 +102,7 @@ def admin_revoke_key(key_id: int) -> None:
     settings = _common.settings()
     with _common.session_factory(settings)() as session:
         try:
-            revoke_key(session, key_id=key_id, now=utcnow(), actor=Actor(Channel.CLI, "cli"))
+            revoke_key(session, key_id=key_id, now=utcnow(), actor=_common.actor())
         except NotFound as exc:
             message = f"no API key has id {key_id}; see: tracetag admin list-keys"
             raise _common.fail(message) from exc

@@ -7,10 +7,13 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tracetag.audit.service import Actor, record_change, stored_record
+from tracetag.core.database import utcnow
 from tracetag.errors import Conflict, Invalid, TraceError
 from tracetag.identity.models import MemberRole, PasswordReset, Role, User, UserSession
 from tracetag.identity.passwords import Passwords, check_new_password
@@ -66,6 +69,7 @@ def create_user(
     role: Role,
     producer_id: int | None = None,
     member_role: MemberRole | None = None,
+    actor: Actor,
 ) -> User:
     """A new user; raises Conflict when the e-mail address has an account already."""
     address = normalize_email(email)
@@ -74,6 +78,7 @@ def create_user(
         raise Invalid("role", "a producer member needs a producer and a member role; no one else")
     if session.scalar(select(User.id).where(User.email == address)) is not None:
         raise Conflict("an account with this e-mail address exists")
+    now = utcnow()
     user = User(
         email=address,
         name=unicodedata.normalize("NFC", name).strip(),
@@ -81,10 +86,28 @@ def create_user(
         role=role.value,
         producer_id=producer_id,
         member_role=member_role.value if member_role else None,
+        created_at=now,
+        password_changed_at=now,
     )
     session.add(user)
     session.flush()
+    record_change(
+        session,
+        actor=actor,
+        action="user.create",
+        target_type="user",
+        target_id=user.id,
+        producer_id=user.producer_id,
+        at=now,
+        after=user_record(user),
+        details={"email": user.email, "role": user.role},
+    )
     return user
+
+
+def user_record(user: User) -> dict[str, Any]:
+    """What the audit log hashes of a user: the stored row, less the password's hash."""
+    return stored_record(user, leave_out={"password_hash"})
 
 
 def authenticate(

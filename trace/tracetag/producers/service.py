@@ -1,19 +1,31 @@
+"""Producers: registration. Every change is written to the audit log."""
+
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracetag.audit.service import Actor, record_change
+from tracetag.core.database import utcnow
 from tracetag.errors import Conflict, NotFound
 from tracetag.producers.models import Producer
-from tracetag.producers.schemas import ProducerCreate
+from tracetag.producers.schemas import ProducerCreate, ProducerOut
 
 
-def create_producer(session: Session, *, data: ProducerCreate) -> Producer:
+def producer_record(producer: Producer) -> dict[str, Any]:
+    """What the audit log hashes of a producer: the API's view of the stored row."""
+    return ProducerOut.of(producer).model_dump(mode="json")
+
+
+def create_producer(session: Session, *, data: ProducerCreate, actor: Actor) -> Producer:
     exists = session.scalar(
         select(Producer.id).where(Producer.registration_code == data.registration_code)
     )
     if exists is not None:
         raise Conflict(f"a producer with registration code {data.registration_code} exists")
+    now = utcnow()
     producer = Producer(
         kind=data.kind,
         name=data.name,
@@ -24,6 +36,7 @@ def create_producer(session: Session, *, data: ProducerCreate) -> Producer:
         province=data.province,
         phone=data.phone,
         email=data.email,
+        created_at=now,
     )
     if data.ocop is not None:
         producer.ocop_stars = data.ocop.stars
@@ -33,6 +46,16 @@ def create_producer(session: Session, *, data: ProducerCreate) -> Producer:
         producer.ocop_expires_on = data.ocop.expiry()
     session.add(producer)
     session.flush()
+    record_change(
+        session,
+        actor=actor,
+        action="producer.create",
+        target_type="producer",
+        target_id=producer.id,
+        producer_id=producer.id,
+        at=now,
+        after=producer_record(producer),
+    )
     return producer
 
 
