@@ -18,7 +18,7 @@ from tracetag.batches.schemas import BatchCreate
 from tracetag.batches.service import create_batch
 from tracetag.gs1.ai import gtin_check_digit
 from tracetag.identity.api_keys import create_key
-from tracetag.producers.models import Producer
+from tracetag.producers.models import Producer, ProducerStatus
 from tracetag.producers.schemas import ProducerCreate
 from tracetag.producers.service import create_producer
 from tracetag.products.images import CleanImage, clean_image
@@ -100,9 +100,14 @@ def batch_data(product_id: int, **overrides: Any) -> dict[str, Any]:
     return data
 
 
-def make_producer(session: Session, **overrides: Any) -> Producer:
+def make_producer(
+    session: Session, *, status: ProducerStatus = ProducerStatus.APPROVED, **overrides: Any
+) -> Producer:
     return create_producer(
-        session, data=ProducerCreate.model_validate(producer_data(**overrides)), actor=ACTOR
+        session,
+        data=ProducerCreate.model_validate(producer_data(**overrides)),
+        status=status,
+        actor=ACTOR,
     )
 
 

@@ -78,6 +78,9 @@ def producer_as_shown(p: Producer) -> dict[str, Any]:
         "phone": p.phone,
         "email": p.email,
         "ocop": ocop,
+        "status": p.status,
+        "status_reason": p.status_reason,
+        "status_changed_at": iso(p.status_changed_at),
     }
 
 
@@ -115,6 +118,7 @@ def test_producer_product_and_batch_changes_carry_the_records_hashes(
     )
     assert made.before_hash is None
     assert made.after_hash == sha256_of(producer_as_shown(producer))
+    assert made.details == {"status": "approved"}
 
     product = factories.make_product(session, producer)
     (added,) = events(session, "product.create")

@@ -15,7 +15,7 @@ from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCreate, Origin, Stage
 from tracetag.batches.service import create_batch
 from tracetag.gs1.ai import gtin_check_digit
-from tracetag.producers.models import Producer
+from tracetag.producers.models import Producer, ProducerStatus
 from tracetag.producers.schemas import OcopRating, ProducerCreate
 from tracetag.producers.service import create_producer
 from tracetag.products.images import clean_image
@@ -45,10 +45,11 @@ def _demo_image() -> bytes:
 
 
 def load_demo(session: Session, *, issuer: Issuer, actor: Actor) -> Batch:
-    """Create the demo producer, product and batch, each change logged as the actor's (the
-    operator who ran `tracetag demo`); the caller commits."""
+    """Create the demo producer (approved), product and batch, each change logged as the
+    actor's (the operator who ran `tracetag demo`); the caller commits."""
     producer = create_producer(
         session,
+        status=ProducerStatus.APPROVED,
         actor=actor,
         data=ProducerCreate(
             kind="cooperative",

@@ -9,6 +9,7 @@ from tracetag.api.responses import API_ERRORS, errors
 from tracetag.core.database import utcnow
 from tracetag.identity.api_keys import create_key, list_keys, revoke_key
 from tracetag.producers import service
+from tracetag.producers.models import ProducerStatus
 from tracetag.producers.schemas import ApiKeyInfo, ApiKeyOut, ProducerCreate, ProducerOut
 from tracetag.web.deps import SessionDep
 
@@ -24,7 +25,10 @@ router = APIRouter(prefix="/api/v1", tags=["admin"], responses=API_ERRORS)
 def create_producer(
     data: ProducerCreate, session: SessionDep, _: AdminDep, actor: ActorDep
 ) -> ProducerOut:
-    producer = service.create_producer(session, data=data, actor=actor)
+    """Register a producer; one an administrator registers is approved at once."""
+    producer = service.create_producer(
+        session, data=data, status=ProducerStatus.APPROVED, actor=actor
+    )
     session.commit()
     return ProducerOut.of(producer)
 
@@ -84,5 +88,5 @@ def revoke_api_key(
 
 @router.get("/me", response_model=ProducerOut, tags=["producer"], responses=errors(404))
 def me(session: SessionDep, producer_id: ProducerIdDep) -> ProducerOut:
-    """The producer this API key belongs to."""
+    """The producer this API key belongs to, and whether it is approved to sign."""
     return ProducerOut.of(service.get_producer(session, producer_id))

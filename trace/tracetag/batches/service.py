@@ -24,6 +24,7 @@ from tracetag.formats.jcs import canonical_json
 from tracetag.formats.jws import load_json, parse_compact, sign_compact, verify_compact
 from tracetag.formats.record import CONTENT_SECTIONS, RECORD_TYPE
 from tracetag.gs1.ai import normalize_gtin
+from tracetag.producers.service import require_approved
 from tracetag.products.models import Product
 from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
@@ -106,6 +107,8 @@ def sign_version(
 def create_batch(
     session: Session, *, producer_id: int, data: BatchCreate, issuer: Issuer, actor: Actor
 ) -> Batch:
+    """Register a batch and sign it as version 1; only an approved producer's."""
+    require_approved(session, producer_id=producer_id)
     product = session.get(Product, data.product_id)
     if product is None or product.producer_id != producer_id:
         raise Invalid("product_id", "no such product for this producer")
@@ -135,7 +138,9 @@ def create_batch(
 def correct_batch(
     session: Session, *, batch: Batch, data: BatchCorrection, issuer: Issuer, actor: Actor
 ) -> SignedRecord:
-    """Apply a correction and sign it as a new version naming the previous one."""
+    """Apply a correction and sign it as a new version naming the previous one; only an
+    approved producer's."""
+    require_approved(session, producer_id=batch.product.producer_id)
     production = data.production_date or batch.production_date
     expiry = data.expiry_date or batch.expiry_date
     if expiry < production:
@@ -161,6 +166,8 @@ def correct_batch(
 def recall_batch(
     session: Session, *, batch: Batch, reason: str, issuer: Issuer, actor: Actor
 ) -> SignedRecord:
+    """Recall a batch. Any producer may, suspended or not: a recall protects consumers, and
+    refusing it would keep a page saying "genuine" about a batch its maker has withdrawn."""
     if batch.status == BatchStatus.RECALLED:
         raise Conflict("this batch is already recalled")
     batch.status = BatchStatus.RECALLED
@@ -180,13 +187,16 @@ def recall_batch(
 def resign_product_batches(
     session: Session, *, product: Product, issuer: Issuer, note: str, actor: Actor
 ) -> int:
-    """Product data changed: sign a new version of every batch of it, so pages stay true.
+    """Product data changed: sign a new version of every batch of it, so pages stay true;
+    only for an approved producer, when it has batches to sign.
 
     One audit event per batch signed: each carries its own version's hashes before and after,
     so a batch's trail in the log has no gaps whichever change signed it.
     """
     stmt = select(Batch).where(Batch.product_id == product.id).order_by(Batch.id)
     batches = session.scalars(stmt).all()
+    if batches:
+        require_approved(session, producer_id=product.producer_id)
     for batch in batches:
         sign_version(
             session,

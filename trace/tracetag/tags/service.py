@@ -47,6 +47,7 @@ from tracetag.formats.digsig import TagSigner
 from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.gs1.serials import new_serial
 from tracetag.labels.exports import PrintedTag
+from tracetag.producers.service import require_approved
 from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
 
@@ -126,7 +127,8 @@ def issue_tags(
     """Create `count` tags for the batch, or return the issuance this key already made.
 
     Returns (issuance, created). Commits on its own, in short transactions (issue 6): call it
-    with no write transaction open, or on SQLite its chunks wait for that one.
+    with no write transaction open, or on SQLite its chunks wait for that one. Only an approved
+    producer's tags are issued; the same key's issuance is returned to anyone, as it was made.
     """
     keyring = issuer.keyring
     kid = keyring.signing_kid if signed else None
@@ -185,6 +187,7 @@ def _start_run(
                 session, producer_id=producer_id, idempotency_key=idempotency_key
             )
             if existing is None:
+                require_approved(session, producer_id=producer_id)
                 if batch.status == BatchStatus.RECALLED:
                     raise Invalid(
                         "batch_id", "the batch is recalled; no new tags can be issued for it"
@@ -345,6 +348,8 @@ def _publish(
             == BatchStatus.RECALLED
         ):
             raise Invalid("batch_id", "the batch was recalled while its tags were issued")
+        # So does a suspension: a suspended producer's tags are not published.
+        require_approved(session, producer_id=run.producer_id)
         published = session.execute(
             update(_ISSUANCES).where(_still_ours(run)).values(state=IssuanceState.PUBLISHED)
         )

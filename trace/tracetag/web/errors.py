@@ -15,6 +15,7 @@ from tracetag.errors import (
     Conflict,
     Invalid,
     NotFound,
+    ProducerNotApproved,
     ServiceUnavailable,
     TooManyRequests,
     TraceError,
@@ -45,6 +46,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(request: Request, exc: Conflict) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(ProducerNotApproved)
+    async def _not_approved(request: Request, exc: ProducerNotApproved) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
 
     @app.exception_handler(Invalid)
     async def _invalid(request: Request, exc: Invalid) -> Response:
