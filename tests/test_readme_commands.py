@@ -42,6 +42,9 @@ COVERED = frozenset(
         "admin create-user",
         "admin list-keys",
         "admin revoke-key",
+        "admin approve-producer",
+        "admin suspend-producer",
+        "admin reinstate-producer",
         "tags issue",
         "tags export",
         "serve",
@@ -234,6 +237,13 @@ def run_readme(cli: Cli, tmp: Path, port: int) -> None:
     labels = tmp / "labels.pdf"
     assert "21 labels" in cli("tags", "export", "1", "-o", str(labels)).stdout
     assert labels.read_bytes().startswith(b"%PDF-")
+    # README: tracetag admin suspend-producer 1 --reason "…", reinstate-producer, approve-producer
+    reason = "Giấy chứng nhận OCOP hết hạn"
+    suspended = cli("admin", "suspend-producer", "1", "--reason", reason).stdout
+    assert suspended.endswith(" is suspended\n"), suspended
+    assert reason in cli("tags", "issue", "1", "--count", "1", code=2).stderr
+    assert cli("admin", "reinstate-producer", "1").stdout.endswith(" is approved\n")
+    assert "approved already" in cli("admin", "approve-producer", "1", code=2).stderr
 
     with cli.serve("--host", "127.0.0.1", "--port", str(port), log=tmp / "serve.log") as base:
         with httpx.Client(base_url=base, timeout=10) as http:
@@ -281,6 +291,8 @@ def run_readme(cli: Cli, tmp: Path, port: int) -> None:
         "api_key.create",  # admin create-key
         "user.create",
         "tag_issuance.create",
+        "producer.suspend",
+        "producer.reinstate",
         "api_key.create",
         "api_key.revoke",
     ]

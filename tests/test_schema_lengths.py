@@ -57,6 +57,7 @@ STORED_IN: dict[tuple[str, str], Column | None] = {
     ("BatchCorrection", "quantity_unit"): Batch.quantity_unit,
     ("Recall", "reason"): Batch.recall_reason,  # and SignedRecord.note, also Text
     ("IssueTags", "idempotency_key"): TagIssuance.idempotency_key,
+    ("Suspension", "reason"): Producer.status_reason,
 }
 
 

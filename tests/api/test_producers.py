@@ -1,27 +1,93 @@
-"""A producer that may not sign is answered 403 over the API, with what to do about it."""
+"""Admins approve, suspend and reinstate producers over the API; a producer that may not sign is
+answered 403 with what to do, and every change made through the API names its key and client."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests import factories
+from tests.conftest import BASE_URL
 from tracetag.audit.models import AuditEvent
+from tracetag.audit.service import list_events
 from tracetag.batches.models import Batch, SignedRecord
+from tracetag.identity.models import ApiKey
 from tracetag.producers.models import Producer, ProducerStatus
 from tracetag.producers.service import suspend_producer
 from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import TagIssuance
 
+CLIENT_IP = "203.0.113.7"
 REASON = "Giấy chứng nhận OCOP hết hạn; gửi bản gia hạn"
+
+
+@pytest.fixture
+def remote(app: FastAPI) -> Iterator[TestClient]:
+    """A client calling from a known address."""
+    with TestClient(app, base_url=BASE_URL, client=(CLIENT_IP, 50123)) as c:
+        yield c
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def events(session: Session, action: str) -> list[AuditEvent]:
+    stmt = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+    return list(session.scalars(stmt))
+
+
+def key_id(session: Session, token: str) -> int:
+    found = session.scalar(select(ApiKey.id).where(ApiKey.prefix == token[:10]))
+    assert found is not None
+    return found
+
+
+def test_admin_approves_suspends_and_reinstates_a_producer(
+    remote: TestClient, admin_key: str, session: Session
+) -> None:
+    admin = bearer(admin_key)
+    producer = factories.make_producer(session, status=ProducerStatus.PENDING)
+    session.commit()
+    url = f"/api/v1/admin/producers/{producer.id}"
+
+    approved = remote.post(f"{url}/approve", headers=admin)
+    assert approved.status_code == 200, approved.text
+    assert (approved.json()["status"], approved.json()["status_reason"]) == ("approved", None)
+    again = remote.post(f"{url}/approve", headers=admin)
+    assert (again.status_code, again.json()) == (
+        409,
+        {"detail": "the producer is approved already"},
+    )
+
+    suspended = remote.post(f"{url}/suspend", json={"reason": REASON}, headers=admin)
+    assert suspended.status_code == 200, suspended.text
+    assert (suspended.json()["status"], suspended.json()["status_reason"]) == ("suspended", REASON)
+    assert remote.post(f"{url}/suspend", json={}, headers=admin).status_code == 422
+    assert remote.post(f"{url}/suspend", json={"reason": " "}, headers=admin).status_code == 422
+
+    reinstated = remote.post(f"{url}/reinstate", headers=admin)
+    assert reinstated.status_code == 200
+    assert reinstated.json()["status"] == "approved"
+    assert remote.post("/api/v1/admin/producers/999999/approve", headers=admin).status_code == 404
+
+    logged = [
+        (e.action, e.channel, e.actor, e.actor_key_id, e.client_ip, e.producer_id)
+        for e in list_events(session, producer_id=producer.id)
+    ]
+    by_api = ("api", f"test (API key {key_id(session, admin_key)})")
+    assert logged == [
+        ("producer.reinstate", *by_api, key_id(session, admin_key), CLIENT_IP, producer.id),
+        ("producer.suspend", *by_api, key_id(session, admin_key), CLIENT_IP, producer.id),
+        ("producer.approve", *by_api, key_id(session, admin_key), CLIENT_IP, producer.id),
+        ("producer.create", "cli", "tests", None, None, producer.id),
+    ]
 
 
 def test_a_producer_an_admin_registers_is_approved_at_once(
@@ -32,6 +98,17 @@ def test_a_producer_an_admin_registers_is_approved_at_once(
     )
     assert made.status_code == 201
     assert (made.json()["status"], made.json()["status_reason"]) == ("approved", None)
+
+
+def test_approval_is_for_admins(
+    client: TestClient, producer_auth: factories.ProducerAuth, session: Session
+) -> None:
+    url = f"/api/v1/admin/producers/{producer_auth.producer.id}"
+    for change in ("approve", "reinstate"):
+        assert client.post(f"{url}/{change}", headers=producer_auth.headers).status_code == 403
+    denied = client.post(f"{url}/suspend", json={"reason": "x"}, headers=producer_auth.headers)
+    assert denied.status_code == 403
+    assert events(session, "producer.suspend") == []
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tracetag.batches.schemas import BatchCorrection, BatchCreate, Recall
 from tracetag.core.fields import ValuesOf, clean_text
 from tracetag.models import Base
 from tracetag.producers.models import Producer
-from tracetag.producers.schemas import ProducerCreate
+from tracetag.producers.schemas import ProducerCreate, Suspension
 from tracetag.products.schemas import ProductCreate
 from tracetag.tags.schemas import IssueTags
 
@@ -39,6 +39,7 @@ VALID: dict[type[BaseModel], dict[str, Any]] = {
     },
     Recall: {"reason": "Nhiễm ẩm"},
     IssueTags: {"count": 10, "idempotency_key": "lo-11-lan-1"},
+    Suspension: {"reason": "Giấy chứng nhận OCOP hết hạn"},
 }
 # Fields whose own rule (a pattern, GS1's character set, digits) admits ASCII only.
 ASCII_ONLY = {"registration_code", "phone", "gtin", "lot", "idempotency_key"}

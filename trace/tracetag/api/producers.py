@@ -1,4 +1,4 @@
-"""Admin API: producers and their API keys."""
+"""Admin API: producers, their approval, and their API keys."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from tracetag.core.database import utcnow
 from tracetag.identity.api_keys import create_key, list_keys, revoke_key
 from tracetag.producers import service
 from tracetag.producers.models import ProducerStatus
-from tracetag.producers.schemas import ApiKeyInfo, ApiKeyOut, ProducerCreate, ProducerOut
+from tracetag.producers.schemas import (
+    ApiKeyInfo,
+    ApiKeyOut,
+    ProducerCreate,
+    ProducerOut,
+    Suspension,
+)
 from tracetag.web.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["admin"], responses=API_ERRORS)
@@ -36,6 +42,49 @@ def create_producer(
 @router.get("/admin/producers", response_model=list[ProducerOut])
 def list_producers(session: SessionDep, _: AdminDep) -> list[ProducerOut]:
     return [ProducerOut.of(p) for p in service.list_producers(session)]
+
+
+@router.post(
+    "/admin/producers/{producer_id}/approve", response_model=ProducerOut, responses=errors(404, 409)
+)
+def approve_producer(
+    producer_id: ResourceId, session: SessionDep, _: AdminDep, actor: ActorDep
+) -> ProducerOut:
+    """Approve a producer waiting for approval: its batches are signed and tagged from now on."""
+    producer = service.approve_producer(session, producer_id=producer_id, actor=actor)
+    session.commit()
+    return ProducerOut.of(producer)
+
+
+@router.post(
+    "/admin/producers/{producer_id}/suspend",
+    response_model=ProducerOut,
+    responses=errors(400, 404, 409, 413),
+)
+def suspend_producer(
+    producer_id: ResourceId, data: Suspension, session: SessionDep, _: AdminDep, actor: ActorDep
+) -> ProducerOut:
+    """Suspend a producer: nothing more is signed or tagged for it until it is reinstated. It
+    can still add products and recall batches; the reason is shown to it."""
+    producer = service.suspend_producer(
+        session, producer_id=producer_id, reason=data.reason, actor=actor
+    )
+    session.commit()
+    return ProducerOut.of(producer)
+
+
+@router.post(
+    "/admin/producers/{producer_id}/reinstate",
+    response_model=ProducerOut,
+    responses=errors(404, 409),
+)
+def reinstate_producer(
+    producer_id: ResourceId, session: SessionDep, _: AdminDep, actor: ActorDep
+) -> ProducerOut:
+    """Reinstate a suspended producer: it may sign again."""
+    producer = service.reinstate_producer(session, producer_id=producer_id, actor=actor)
+    session.commit()
+    return ProducerOut.of(producer)
 
 
 @router.post(

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tracetag.core.fields import EMAIL_PATTERN, PHONE_PATTERN, Text, ValuesOf, from_row
+from tracetag.core.fields import EMAIL_PATTERN, PHONE_PATTERN, Name, Text, ValuesOf, from_row
 from tracetag.producers.models import Producer, ProducerKind, ProducerStatus
 
 OCOP_VALIDITY_MONTHS = 36
@@ -114,6 +114,12 @@ class ProducerOut(BaseModel):
                 expires_on=p.ocop_expires_on,
             )
         return from_row(cls, p, ocop=ocop)
+
+
+class Suspension(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Name = Field(description="Shown to the producer: what it must do to be reinstated.")
 
 
 class ApiKeyInfo(BaseModel):
