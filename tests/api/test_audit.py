@@ -2,37 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tests.conftest import BASE_URL
+from tests.api.conftest import CLIENT_IP, bearer, key_id
 from tracetag.audit.service import list_events
-from tracetag.identity.models import ApiKey
-
-CLIENT_IP = "203.0.113.7"
-
-
-@pytest.fixture
-def remote(app: FastAPI) -> Iterator[TestClient]:
-    """A client calling from a known address."""
-    with TestClient(app, base_url=BASE_URL, client=(CLIENT_IP, 50123)) as c:
-        yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def key_id(session: Session, token: str) -> int:
-    found = session.scalar(select(ApiKey.id).where(ApiKey.prefix == token[:10]))
-    assert found is not None
-    return found
 
 
 def test_changes_through_the_api_name_the_key_and_the_client(

@@ -1,52 +1,31 @@
-"""Admins approve, suspend and reinstate producers over the API; a producer that may not sign is
-answered 403 with what to do, and every change made through the API names its key and client."""
+"""Admins approve, suspend and reinstate producers over the API, each change logged as theirs;
+a producer that may not sign is answered 403 with what to do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tests.conftest import BASE_URL
+from tests.api.conftest import CLIENT_IP, bearer, key_id
 from tracetag.audit.models import AuditEvent
 from tracetag.audit.service import list_events
 from tracetag.batches.models import Batch, SignedRecord
-from tracetag.identity.models import ApiKey
 from tracetag.producers.models import Producer, ProducerStatus
 from tracetag.producers.service import suspend_producer
 from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import TagIssuance
 
-CLIENT_IP = "203.0.113.7"
 REASON = "Giấy chứng nhận OCOP hết hạn; gửi bản gia hạn"
-
-
-@pytest.fixture
-def remote(app: FastAPI) -> Iterator[TestClient]:
-    """A client calling from a known address."""
-    with TestClient(app, base_url=BASE_URL, client=(CLIENT_IP, 50123)) as c:
-        yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def events(session: Session, action: str) -> list[AuditEvent]:
     stmt = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
     return list(session.scalars(stmt))
-
-
-def key_id(session: Session, token: str) -> int:
-    found = session.scalar(select(ApiKey.id).where(ApiKey.prefix == token[:10]))
-    assert found is not None
-    return found
 
 
 def test_admin_approves_suspends_and_reinstates_a_producer(
