@@ -108,6 +108,8 @@ def bench_issuance(count: int) -> None:
             ratios, rates = [], []
             for i in range(3):
                 reference = raw_sign_rate()
+                from tracetag.audit.models import Channel
+                from tracetag.audit.service import Actor
                 from tracetag.batches.models import Batch
                 from tracetag.core.database import make_engine, make_session_factory
                 from tracetag.signing.issuer import Issuer
@@ -132,6 +134,7 @@ def bench_issuance(count: int) -> None:
                     signed=True,
                     idempotency_key=f"bench-{i}",
                     issuer=issuer,
+                    actor=Actor(Channel.CLI, "bench"),
                 )
                 rate = count / (time.perf_counter() - start)
                 engine.dispose()

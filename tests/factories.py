@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracetag.audit.models import Channel
+from tracetag.audit.service import Actor
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCreate
 from tracetag.batches.service import create_batch
 from tracetag.gs1.ai import gtin_check_digit
 from tracetag.identity.api_keys import create_key
-from tracetag.producers.models import Producer
+from tracetag.producers.models import Producer, ProducerStatus
 from tracetag.producers.schemas import ProducerCreate
 from tracetag.producers.service import create_producer
+from tracetag.products.images import CleanImage, clean_image
 from tracetag.products.models import Product
 from tracetag.products.schemas import ProductCreate
 from tracetag.products.service import create_product
 from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import Tag, TagIssuance
 from tracetag.tags.service import issue_tags
+
+# Who the test data's changes are logged as.
+ACTOR = Actor(Channel.CLI, "tests")
 
 
 def random_gtin13() -> str:
@@ -92,8 +100,15 @@ def batch_data(product_id: int, **overrides: Any) -> dict[str, Any]:
     return data
 
 
-def make_producer(session: Session, **overrides: Any) -> Producer:
-    return create_producer(session, data=ProducerCreate.model_validate(producer_data(**overrides)))
+def make_producer(
+    session: Session, *, status: ProducerStatus = ProducerStatus.APPROVED, **overrides: Any
+) -> Producer:
+    return create_producer(
+        session,
+        data=ProducerCreate.model_validate(producer_data(**overrides)),
+        status=status,
+        actor=ACTOR,
+    )
 
 
 def make_product(session: Session, producer: Producer, **overrides: Any) -> Product:
@@ -101,6 +116,7 @@ def make_product(session: Session, producer: Producer, **overrides: Any) -> Prod
         session,
         producer_id=producer.id,
         data=ProductCreate.model_validate(product_data(**overrides)),
+        actor=ACTOR,
     )
 
 
@@ -110,11 +126,19 @@ def make_batch(session: Session, issuer: Issuer, product: Product, **overrides: 
         producer_id=product.producer_id,
         issuer=issuer,
         data=BatchCreate.model_validate(batch_data(product.id, **overrides)),
+        actor=ACTOR,
     )
 
 
+def picture(colour: tuple[int, int, int] = (10, 120, 40)) -> CleanImage:
+    """A small product image, cleaned as an upload is."""
+    raw = io.BytesIO()
+    Image.new("RGB", (40, 30), colour).save(raw, format="PNG")
+    return clean_image(raw.getvalue(), max_bytes=1_000_000, max_side=1200)
+
+
 def admin_key(session: Session) -> str:
-    _row, token = create_key(session, role="admin", label="test")
+    _row, token = create_key(session, role="admin", label="test", actor=ACTOR)
     return token
 
 
@@ -130,7 +154,9 @@ class ProducerAuth:
 
 def producer_with_key(session: Session, **overrides: Any) -> ProducerAuth:
     producer = make_producer(session, **overrides)
-    _row, token = create_key(session, role="producer", producer_id=producer.id, label="test")
+    _row, token = create_key(
+        session, role="producer", producer_id=producer.id, label="test", actor=ACTOR
+    )
     return ProducerAuth(producer=producer, token=token)
 
 
@@ -152,6 +178,7 @@ def make_tags(
         signed=signed,
         idempotency_key=key or secrets.token_hex(6),
         issuer=issuer,
+        actor=ACTOR,
     )
     with factory() as session:
         tags = session.scalars(select(Tag).where(Tag.issuance_id == issuance.id).order_by(Tag.id))

@@ -229,7 +229,14 @@ def test_a_batch_stored_with_lat_alone_still_lists_and_links_no_map(
     batch = factories.make_batch(session, issuer, product)
     # What the old rule let in: lat without lng, saved and signed.
     batch.origin_lng = None
-    sign_version(session, batch=batch, issuer=issuer, note="lưu trước khi sửa lỗi")
+    sign_version(
+        session,
+        batch=batch,
+        issuer=issuer,
+        note="lưu trước khi sửa lỗi",
+        actor=factories.ACTOR,
+        action="batch.correct",
+    )
     session.commit()
     r = client.get("/api/v1/batches", headers=producer_auth.headers)
     assert r.status_code == 200, r.text

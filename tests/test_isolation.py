@@ -77,7 +77,9 @@ def _holdings(
     producer = factories.make_producer(session)
     product = factories.make_product(session, producer)
     batch = factories.make_batch(session, issuer, product)
-    key, token = create_key(session, role="producer", producer_id=producer.id, label="iso")
+    key, token = create_key(
+        session, role="producer", producer_id=producer.id, label="iso", actor=factories.ACTOR
+    )
     account = make_account(session, passwords, producer_id=producer.id)
     job, _ = queue_tag_job(
         session,

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy import Engine, MetaData, Table, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from tests.factories import make_batch, make_producer, make_product, make_tags
 from tracetag.batches.models import Batch
 from tracetag.core.database import make_engine, make_session_factory
 from tracetag.core.migrate import alembic_config
+from tracetag.producers.models import Producer
 from tracetag.scans.models import Scan, TagClient
 from tracetag.signing.issuer import Issuer
 from tracetag.tags.jobs.models import TagJob
@@ -97,6 +98,45 @@ def test_tag_clients_are_filled_from_genuine_scans(database_url: str, issuer: Is
         (tag.id, "n1", "c2", early),
         (other.id, "n1", "c1", early),
     ]
+
+
+def test_producers_registered_before_approval_are_approved_since_their_registration(
+    database_url: str,
+) -> None:
+    """0009 adds the producer's status; every producer stored before it was an administrator's
+    registration, so it is approved, as of the day it was registered, and signs on."""
+    from tests.databases import fresh_database
+
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    registered = datetime(2025, 3, 12, 8, 30, tzinfo=UTC)
+    with fresh_database(backend) as url:
+        command.downgrade(alembic_config(url), "0009-1")
+        engine = make_engine(url)
+        producers = Table("producers", MetaData(), autoload_with=engine)
+        with engine.begin() as conn:  # the producers table as 0008 left it
+            conn.execute(
+                insert(producers).values(
+                    kind="household",
+                    name="Hộ kinh doanh Bà Sáu",
+                    registration_code="HKD-0611",
+                    address_line="Ấp 3",
+                    commune="Xã Phú Tân",
+                    province="Tỉnh Cà Mau",
+                    created_at=registered,
+                )
+            )
+        command.upgrade(alembic_config(url), "head")
+        with make_session_factory(engine)() as session:
+            producer = session.scalars(select(Producer)).one()
+            assert (producer.status, producer.status_reason, producer.status_changed_at) == (
+                "approved",
+                None,
+                registered,
+            )
+            producer.status = "on holiday"
+            with pytest.raises(IntegrityError):  # the check holds on both databases
+                session.flush()
+        engine.dispose()
 
 
 def test_the_alembic_command_in_the_repo_reads_the_migrations_tracetag_runs() -> None:

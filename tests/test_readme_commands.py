@@ -18,12 +18,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from typer.main import get_command
 
 from tests import REPO_ROOT
 from tests.databases import backends, fresh_database
 from tests.servers import free_port
+from tracetag.audit.models import AuditEvent
 from tracetag.cli import app
+from tracetag.core.database import make_engine
 
 README = REPO_ROOT / "README.md"
 
@@ -39,6 +42,9 @@ COVERED = frozenset(
         "admin create-user",
         "admin list-keys",
         "admin revoke-key",
+        "admin approve-producer",
+        "admin suspend-producer",
+        "admin reinstate-producer",
         "tags issue",
         "tags export",
         "serve",
@@ -231,6 +237,13 @@ def run_readme(cli: Cli, tmp: Path, port: int) -> None:
     labels = tmp / "labels.pdf"
     assert "21 labels" in cli("tags", "export", "1", "-o", str(labels)).stdout
     assert labels.read_bytes().startswith(b"%PDF-")
+    # README: tracetag admin suspend-producer 1 --reason "…", reinstate-producer, approve-producer
+    reason = "Giấy chứng nhận OCOP hết hạn"
+    suspended = cli("admin", "suspend-producer", "1", "--reason", reason).stdout
+    assert suspended.endswith(" is suspended\n"), suspended
+    assert reason in cli("tags", "issue", "1", "--count", "1", code=2).stderr
+    assert cli("admin", "reinstate-producer", "1").stdout.endswith(" is approved\n")
+    assert "approved already" in cli("admin", "approve-producer", "1", code=2).stderr
 
     with cli.serve("--host", "127.0.0.1", "--port", str(port), log=tmp / "serve.log") as base:
         with httpx.Client(base_url=base, timeout=10) as http:
@@ -260,3 +273,29 @@ def run_readme(cli: Cli, tmp: Path, port: int) -> None:
         assert offline.startswith("VALID: signature verified") and "ST25-2611-01" in offline
         assert cli("verify", page[1], "--jwks", jwks).stdout.startswith("VALID")
         assert cli("verify", page[1]).stdout.startswith("VALID")  # the JWKS fetched online
+
+    # Every change the commands made is in the audit log, once, as the operator's.
+    engine = make_engine(cli.env["TRACETAG_DATABASE_URL"])
+    with engine.connect() as conn:
+        logged = conn.execute(
+            select(AuditEvent.action, AuditEvent.channel, AuditEvent.actor).order_by(AuditEvent.id)
+        ).all()
+    engine.dispose()
+    assert {(channel, actor.split(" ")[0]) for _, channel, actor in logged} == {("cli", "cli")}
+    assert [action for action, _, _ in logged] == [
+        "producer.create",  # demo
+        "product.create",
+        "product.image_set",
+        "product.retailers_set",
+        "batch.create",
+        "api_key.create",
+        "user.create",  # the demo producer's login
+        "user.create",  # the demo admin's login
+        "api_key.create",  # admin create-key
+        "user.create",
+        "tag_issuance.create",
+        "producer.suspend",
+        "producer.reinstate",
+        "api_key.create",
+        "api_key.revoke",
+    ]

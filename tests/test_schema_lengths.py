@@ -61,6 +61,7 @@ STORED_IN: dict[tuple[str, str], Column | None] = {
     ("RetailerIn", "name"): ProductRetailer.name,
     ("RetailerIn", "url"): ProductRetailer.url,  # also checked once percent-encoded
     ("RetailerIn", "address"): ProductRetailer.address,
+    ("Suspension", "reason"): Producer.status_reason,
 }
 
 

@@ -53,15 +53,23 @@ def test_a_producer_sees_only_its_own_events_and_admins_search_all(session: Sess
             at=AT + timedelta(minutes=i),
         )
     own = list_events(session, producer_id=mine.id)
-    assert [e.target_id for e in own] == ["T-2", "T-0"]  # newest first
-    assert len(list_events(session, producer_id=None, everyone=True)) == 4
+    # newest first, and the producer's own registration is among its events
+    assert [e.target_id for e in own] == ["T-2", "T-0", str(mine.id)]
+    assert len(list_events(session, producer_id=None, everyone=True)) == 6
     assert [
         e.target_id for e in list_events(session, producer_id=None, everyone=True, text="KEY.")
     ] == ["T-3"]
     assert list_events(session, producer_id=None, everyone=True, text="%") == []  # a literal %
     page = list_events(session, producer_id=None, everyone=True, limit=2)
     rest = list_events(session, producer_id=None, everyone=True, before_id=page[-1].id)
-    assert [e.target_id for e in page + rest] == ["T-3", "T-2", "T-1", "T-0"]
+    assert [e.target_id for e in page + rest] == [
+        "T-3",
+        "T-2",
+        "T-1",
+        "T-0",
+        str(theirs.id),
+        str(mine.id),
+    ]
     with pytest.raises(ValueError, match="producer_id"):
         list_events(session, producer_id=None)
 

@@ -19,7 +19,8 @@ from tracetag.batches.schemas import BatchCorrection, BatchCreate, Recall
 from tracetag.core.fields import ValuesOf, clean_text
 from tracetag.models import Base
 from tracetag.producers.models import Producer
-from tracetag.producers.schemas import ProducerCreate
+from tracetag.producers.schemas import ProducerCreate, Suspension
+from tracetag.products.retailer_schemas import RetailersIn
 from tracetag.products.schemas import ProductCreate
 from tracetag.tags.schemas import IssueTags
 
@@ -39,9 +40,20 @@ VALID: dict[type[BaseModel], dict[str, Any]] = {
     },
     Recall: {"reason": "Nhiễm ẩm"},
     IssueTags: {"count": 10, "idempotency_key": "lo-11-lan-1"},
+    Suspension: {"reason": "Giấy chứng nhận OCOP hết hạn"},
+    RetailersIn: {
+        "retailers": [
+            {
+                "name": "Siêu thị Co.opmart Sóc Trăng",
+                "kind": "supermarket",
+                "url": "https://co-op.example.vn/soc-trang",
+                "address": "Số 1 Trần Hưng Đạo, TP. Sóc Trăng",
+            }
+        ]
+    },
 }
 # Fields whose own rule (a pattern, GS1's character set, digits) admits ASCII only.
-ASCII_ONLY = {"registration_code", "phone", "gtin", "lot", "idempotency_key"}
+ASCII_ONLY = {"registration_code", "phone", "gtin", "lot", "idempotency_key", "url"}
 BAD_CHARACTERS = {
     "\x00": "control character",
     "\x1b": "control character",

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import rfc8785
 from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.factories import make_producer
+from tests import factories
+from tests.factories import ACTOR, make_producer
+from tracetag.audit.models import AuditEvent, Channel
+from tracetag.audit.service import Actor
 from tracetag.errors import Conflict, Invalid
 from tracetag.identity.models import MemberRole, Role, User, UserSession
 from tracetag.identity.passwords import Passwords
@@ -34,7 +39,13 @@ PASSWORD = "mật khẩu của Lan"
 
 def _user(session: Session, passwords: Passwords, email: str = "Lan@HTX-Example.vn") -> User:
     return create_user(
-        session, passwords, email=email, name="Nguyễn Thị Lan", password=PASSWORD, role=Role.ADMIN
+        session,
+        passwords,
+        email=email,
+        name="Nguyễn Thị Lan",
+        password=PASSWORD,
+        role=Role.ADMIN,
+        actor=ACTOR,
     )
 
 
@@ -45,6 +56,44 @@ def test_create_user_normalizes_the_address(session: Session, passwords: Passwor
     assert PASSWORD not in user.password_hash
     with pytest.raises(Conflict):
         _user(session, passwords, email="LAN@htx-example.vn")
+
+
+def test_a_new_user_is_logged_by_the_service_for_every_caller(
+    session: Session, passwords: Passwords
+) -> None:
+    producer = make_producer(session)
+    portal = Actor(Channel.PORTAL, "chu@htx.vn", client_ip="203.0.113.5")
+    staff = create_user(
+        session,
+        passwords,
+        email="Kho@HTX.vn",
+        name="Thủ kho",
+        password=PASSWORD,
+        role=Role.PRODUCER,
+        producer_id=producer.id,
+        member_role=MemberRole.STAFF,
+        actor=portal,
+    )
+    with pytest.raises(Conflict):
+        _user(session, passwords, email="kho@htx.vn")
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "user.create"))
+    assert (event.channel, event.actor, event.client_ip) == ("portal", "chu@htx.vn", "203.0.113.5")
+    assert (event.producer_id, event.target_id) == (producer.id, str(staff.id))
+    assert event.details == {"email": "kho@htx.vn", "role": "producer"}
+    at = staff.created_at.isoformat().replace("+00:00", "Z")
+    as_stored = {  # every column but the password's hash
+        "id": staff.id,
+        "email": "kho@htx.vn",
+        "name": "Thủ kho",
+        "role": "producer",
+        "producer_id": producer.id,
+        "member_role": "staff",
+        "created_at": at,
+        "password_changed_at": at,
+        "last_login_at": None,
+        "disabled_at": None,
+    }
+    assert event.after_hash == hashlib.sha256(rfc8785.dumps(as_stored)).hexdigest()
 
 
 @pytest.mark.parametrize("email", ["", "lan", "lan@", "@example.vn", "lan@example", "l an@x.vn"])
@@ -67,11 +116,18 @@ def test_producer_members_belong_to_one_producer(session: Session, passwords: Pa
         role=Role.PRODUCER,
         producer_id=producer.id,
         member_role=MemberRole.OWNER,
+        actor=ACTOR,
     )
     assert (owner.producer_id, owner.member_role) == (producer.id, "owner")
     with pytest.raises(Invalid, match="producer member"):
         create_user(
-            session, passwords, email="x@htx.vn", name="X", password=PASSWORD, role=Role.PRODUCER
+            session,
+            passwords,
+            email="x@htx.vn",
+            name="X",
+            password=PASSWORD,
+            role=Role.PRODUCER,
+            actor=ACTOR,
         )
     with pytest.raises(Invalid, match="producer member"):
         create_user(
@@ -83,6 +139,7 @@ def test_producer_members_belong_to_one_producer(session: Session, passwords: Pa
             role=Role.INSPECTOR,
             producer_id=producer.id,
             member_role=MemberRole.STAFF,
+            actor=ACTOR,
         )
 
 
@@ -159,16 +216,28 @@ def test_reset_link_is_one_time_expires_and_ends_sessions(
             token=first,
             password="mật khẩu mới hơn",
             now=NOW + timedelta(hours=1),
+            actor=factories.ACTOR,
         )
     with pytest.raises(Invalid):  # the new password still follows the rules
-        reset_password(session, passwords, token=first, password="ngắn", now=NOW)
-    reset_password(session, passwords, token=first, password="mật khẩu mới hơn", now=NOW)
+        reset_password(
+            session, passwords, token=first, password="ngắn", now=NOW, actor=factories.ACTOR
+        )
+    reset_password(
+        session, passwords, token=first, password="mật khẩu mới hơn", now=NOW, actor=factories.ACTOR
+    )
     assert authenticate(session, passwords, email=user.email, password="mật khẩu mới hơn", now=NOW)
     with pytest.raises(InvalidCredentials):
         authenticate(session, passwords, email=user.email, password=PASSWORD, now=NOW)
     for used in (first, second[1]):  # used, and the other link died with it
         with pytest.raises(InvalidResetLink):
-            reset_password(session, passwords, token=used, password="mật khẩu khác nữa", now=NOW)
+            reset_password(
+                session,
+                passwords,
+                token=used,
+                password="mật khẩu khác nữa",
+                now=NOW,
+                actor=factories.ACTOR,
+            )
     assert session_user(session, token=live, now=NOW, policy=POLICY) is None
     ended = session.scalars(select(UserSession).where(UserSession.user_id == user.id)).all()
     assert ended and all(s.ended_at == NOW for s in ended)

@@ -174,7 +174,12 @@ def test_the_list_takes_at_most_twenty() -> None:
 def test_set_keeps_the_order_given_and_list_reads_it_back(
     session: Session, product: Product
 ) -> None:
-    rows = set_retailers(session, product=product, retailers=[_in(**FLOOR), _in(**SUPERMARKET)])
+    rows = set_retailers(
+        session,
+        product=product,
+        retailers=[_in(**FLOOR), _in(**SUPERMARKET)],
+        actor=factories.ACTOR,
+    )
     assert [r.position for r in rows] == [0, 1]
     assert _stored(session, product) == [
         (0, FLOOR["name"], "marketplace", "https://shopee.vn/a", None),
@@ -185,22 +190,32 @@ def test_set_keeps_the_order_given_and_list_reads_it_back(
 def test_set_replaces_the_whole_list_and_an_empty_list_clears_it(
     session: Session, product: Product
 ) -> None:
-    set_retailers(session, product=product, retailers=[_in(**FLOOR), _in(**SUPERMARKET)])
-    set_retailers(session, product=product, retailers=[_in(**SUPERMARKET), _in(**FLOOR)])
+    set_retailers(
+        session,
+        product=product,
+        retailers=[_in(**FLOOR), _in(**SUPERMARKET)],
+        actor=factories.ACTOR,
+    )
+    set_retailers(
+        session,
+        product=product,
+        retailers=[_in(**SUPERMARKET), _in(**FLOOR)],
+        actor=factories.ACTOR,
+    )
     assert [(p, n) for p, n, *_ in _stored(session, product)] == [
         (0, SUPERMARKET["name"]),
         (1, FLOOR["name"]),
     ]
-    set_retailers(session, product=product, retailers=[_in(**FLOOR)])
+    set_retailers(session, product=product, retailers=[_in(**FLOOR)], actor=factories.ACTOR)
     assert [n for _, n, *_ in _stored(session, product)] == [FLOOR["name"]]
-    set_retailers(session, product=product, retailers=[])
+    set_retailers(session, product=product, retailers=[], actor=factories.ACTOR)
     assert _stored(session, product) == []
 
 
 def test_each_product_has_its_own_list(session: Session, product: Product) -> None:
     other = factories.make_product(session, factories.make_producer(session))
-    set_retailers(session, product=product, retailers=[_in(**FLOOR)])
-    set_retailers(session, product=other, retailers=[_in(**SUPERMARKET)])
+    set_retailers(session, product=product, retailers=[_in(**FLOOR)], actor=factories.ACTOR)
+    set_retailers(session, product=other, retailers=[_in(**SUPERMARKET)], actor=factories.ACTOR)
     assert [n for _, n, *_ in _stored(session, product)] == [FLOOR["name"]]
     assert [n for _, n, *_ in _stored(session, other)] == [SUPERMARKET["name"]]
 
@@ -215,10 +230,12 @@ def test_each_product_has_its_own_list(session: Session, product: Product) -> No
 def test_a_refused_list_leaves_the_stored_one_as_it_was(
     session: Session, product: Product, retailers: list[dict[str, Any]], field: str
 ) -> None:
-    set_retailers(session, product=product, retailers=[_in(**SUPERMARKET)])
+    set_retailers(session, product=product, retailers=[_in(**SUPERMARKET)], actor=factories.ACTOR)
     before = _stored(session, product)
     with pytest.raises(Invalid) as caught:
-        set_retailers(session, product=product, retailers=[_in(**r) for r in retailers])
+        set_retailers(
+            session, product=product, retailers=[_in(**r) for r in retailers], actor=factories.ACTOR
+        )
     assert caught.value.field == field
     assert _stored(session, product) == before
 

@@ -133,7 +133,9 @@ def test_bad_issue_requests_are_422_and_write_nothing(
 def test_recalled_batch_gets_no_tags(
     client: TestClient, session: Session, batch_ctx: dict[str, Any], issuer: Issuer
 ) -> None:
-    recall_batch(session, batch=batch_ctx["batch"], reason="Ẩm mốc", issuer=issuer)
+    recall_batch(
+        session, batch=batch_ctx["batch"], reason="Ẩm mốc", issuer=issuer, actor=factories.ACTOR
+    )
     session.commit()
     r = _issue(client, batch_ctx)
     assert r.status_code == 422

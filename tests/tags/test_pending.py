@@ -17,10 +17,12 @@ from tests.conftest import BASE_URL
 from tests.databases import backends, fresh_database
 from tests.tags.conftest import visible_tags
 from tracetag.app import create_app
+from tracetag.audit.models import AuditEvent
 from tracetag.batches.service import recall_batch
 from tracetag.core.database import make_engine, make_session_factory, utcnow
-from tracetag.errors import Conflict, Invalid, NotFound
+from tracetag.errors import Conflict, Invalid, NotFound, ProducerNotApproved
 from tracetag.gs1.serials import new_serial
+from tracetag.producers.service import suspend_producer
 from tracetag.settings import Settings
 from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
@@ -53,6 +55,7 @@ def _issue(
         batch_id=ctx["batch"].id,
         producer_id=ctx["producer_id"],
         issuer=issuer,
+        actor=factories.ACTOR,
         **args,
     )
 
@@ -172,12 +175,29 @@ def test_a_recall_during_the_run_publishes_nothing(
         with session_factory() as other:
             batch = other.get(type(ctx["batch"]), ctx["batch"].id)
             assert batch is not None and batch.status == "active"
-            recall_batch(other, batch=batch, reason="Ẩm mốc", issuer=issuer)
+            recall_batch(other, batch=batch, reason="Ẩm mốc", issuer=issuer, actor=factories.ACTOR)
             other.commit()
 
     with pytest.raises(Invalid, match="recalled"):
         _issue(session_factory, ctx, issuer, count=CHUNK, progress=recall)
     assert _left_behind(session) == (0, 0)
+
+
+def test_a_suspension_during_the_run_publishes_nothing(
+    session_factory: sessionmaker[Session], session: Session, ctx: dict[str, Any], issuer: Issuer
+) -> None:
+    def suspend(n: int) -> None:
+        with session_factory() as other:
+            suspend_producer(
+                other, producer_id=ctx["producer_id"], reason="Tạm dừng", actor=factories.ACTOR
+            )
+            other.commit()
+
+    with pytest.raises(ProducerNotApproved, match="suspended"):
+        _issue(session_factory, ctx, issuer, count=CHUNK, progress=suspend)
+    assert _left_behind(session) == (0, 0)
+    logged = select(AuditEvent.action).where(AuditEvent.target_type == "tag_issuance")
+    assert session.scalars(logged).all() == []
 
 
 def test_cleanup_removes_only_stale_pending_runs(

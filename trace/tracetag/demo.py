@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracetag.audit.service import Actor
 from tracetag.batches.models import Batch
 from tracetag.batches.schemas import BatchCreate, Origin, Stage
 from tracetag.batches.service import create_batch
@@ -20,7 +21,7 @@ from tracetag.gs1.ai import gtin_check_digit
 from tracetag.identity.models import MemberRole, Role, User
 from tracetag.identity.passwords import Passwords
 from tracetag.identity.service import create_user, set_password
-from tracetag.producers.models import Producer
+from tracetag.producers.models import Producer, ProducerStatus
 from tracetag.producers.schemas import OcopRating, ProducerCreate
 from tracetag.producers.service import create_producer
 from tracetag.products.images import clean_image
@@ -52,10 +53,13 @@ def _demo_image() -> bytes:
     return out.getvalue()
 
 
-def load_demo(session: Session, *, issuer: Issuer) -> Batch:
-    """Create the demo producer, product and batch; the caller commits."""
+def load_demo(session: Session, *, issuer: Issuer, actor: Actor) -> Batch:
+    """Create the demo producer (approved), product and batch, each change logged as the
+    actor's (the operator who ran `tracetag demo`); the caller commits."""
     producer = create_producer(
         session,
+        status=ProducerStatus.APPROVED,
+        actor=actor,
         data=ProducerCreate(
             kind="cooperative",
             name="Hợp tác xã Nông nghiệp Thạnh Phú (dữ liệu mẫu)",
@@ -77,6 +81,7 @@ def load_demo(session: Session, *, issuer: Issuer) -> Batch:
     product = create_product(
         session,
         producer_id=producer.id,
+        actor=actor,
         data=ProductCreate(
             name="Gạo ST25 Thạnh Phú",
             brand="Lúa Tôm Thạnh Phú",
@@ -91,10 +96,11 @@ def load_demo(session: Session, *, issuer: Issuer) -> Batch:
         ),
     )
     image = clean_image(_demo_image(), max_bytes=5_000_000, max_side=1200)
-    store_image(session, product=product, image=image)
+    store_image(session, product=product, image=image, actor=actor)
     set_retailers(  # the web address is an example.vn one: the demo links to no real shop
         session,
         product=product,
+        actor=actor,
         retailers=[
             RetailerIn(
                 name="Gian hàng HTX Thạnh Phú trên sàn thương mại điện tử",
@@ -112,6 +118,7 @@ def load_demo(session: Session, *, issuer: Issuer) -> Batch:
         session,
         producer_id=producer.id,
         issuer=issuer,
+        actor=actor,
         data=BatchCreate(
             product_id=product.id,
             lot=DEMO_LOT,
@@ -163,7 +170,9 @@ class DemoLogin:
     password: str
 
 
-def demo_logins(session: Session, passwords: Passwords, *, now: datetime) -> list[DemoLogin]:
+def demo_logins(
+    session: Session, passwords: Passwords, *, now: datetime, actor: Actor
+) -> list[DemoLogin]:
     """The demo producer's owner and a demo admin, each with a new password on every call: a
     printed password is good until the next `make run`. The caller commits."""
     producer = session.scalar(
@@ -188,8 +197,9 @@ def demo_logins(session: Session, passwords: Passwords, *, now: datetime) -> lis
                 role=role,
                 producer_id=producer_id,
                 member_role=MemberRole.OWNER if role is Role.PRODUCER else None,
+                actor=actor,
             )
         else:
-            set_password(session, passwords, user=user, password=password, now=now)
+            set_password(session, passwords, user=user, password=password, now=now, actor=actor)
         logins.append(DemoLogin(role, email, password))
     return logins

@@ -24,6 +24,11 @@ class Invalid(TraceError):
         self.message = message
 
 
+class ProducerNotApproved(TraceError):
+    """The producer is waiting for approval or suspended, so the service signs nothing for it
+    (no batch, correction or tags); the message says what would let it sign again."""
+
+
 class ServiceUnavailable(TraceError):
     """The service cannot answer right now (database down, too busy); the client may retry."""
 

@@ -46,6 +46,7 @@ def make_account(
         role=role,
         producer_id=producer_id if role is Role.PRODUCER else None,
         member_role=member_role if role is Role.PRODUCER else None,
+        actor=factories.ACTOR,
     )
     session.commit()
     return Account(address, user.id, user.producer_id)

@@ -55,7 +55,11 @@ def test_each_version_shows_its_check_and_a_change_behind_the_signature_shows(
         session, issuer, factories.make_product(session, factories.make_producer(session))
     )
     correct_batch(
-        session, batch=batch, data=BatchCorrection(note="Sửa giá", price_vnd=99000), issuer=issuer
+        session,
+        batch=batch,
+        data=BatchCorrection(note="Sửa giá", price_vnd=99000),
+        issuer=issuer,
+        actor=factories.ACTOR,
     )
     session.commit()
     _inspector(client, session, passwords)
@@ -76,7 +80,11 @@ def test_the_records_file_checks_out_with_an_independent_jose_library_and_its_ow
     one = factories.make_batch(session, issuer, factories.make_product(session, producer))
     two = factories.make_batch(session, issuer, factories.make_product(session, producer))
     correct_batch(
-        session, batch=two, data=BatchCorrection(note="Sửa", quantity="10"), issuer=issuer
+        session,
+        batch=two,
+        data=BatchCorrection(note="Sửa", quantity="10"),
+        issuer=issuer,
+        actor=factories.ACTOR,
     )
     session.commit()
     _inspector(client, session, passwords)

@@ -166,9 +166,13 @@ def _build(factory: sessionmaker[Session], issuer: Issuer, base: str) -> dict[st
         producer = factories.make_producer(session)
         product = factories.make_product(session, producer)
         image = clean_image(_photo(), max_bytes=5 * 1024 * 1024, max_side=1200)
-        store_image(session, product=product, image=image)  # before signing: records name it
+        store_image(
+            session, product=product, image=image, actor=factories.ACTOR
+        )  # before signing: records name it
         # Every page of the product carries its places to buy, and here as many as it may have.
-        set_retailers(session, product=product, retailers=_full_lists_of_places())
+        set_retailers(
+            session, product=product, retailers=_full_lists_of_places(), actor=factories.ACTOR
+        )
         verified = factories.make_batch(session, issuer, product, lot="ST25-2611-01", **fresh)
         tampered = factories.make_batch(session, issuer, product, lot="ST25-2611-02", **fresh)
         recalled = factories.make_batch(session, issuer, product, lot="ST25-2611-03", **fresh)
@@ -189,15 +193,21 @@ def _build(factory: sessionmaker[Session], issuer: Issuer, base: str) -> dict[st
             batch=recalled,
             reason="Phát hiện nấm mốc trong một số túi của lô",
             issuer=issuer,
+            actor=factories.ACTOR,
         )
         correct_batch(
             session,
             batch=corrected,
             data=BatchCorrection(note="Điều chỉnh giá niêm yết", price_vnd=140000),
             issuer=issuer,
+            actor=factories.ACTOR,
         )
         recall_batch(
-            session, batch=corrected, reason="Bao bì bị rách khi vận chuyển", issuer=issuer
+            session,
+            batch=corrected,
+            reason="Bao bì bị rách khi vận chuyển",
+            issuer=issuer,
+            actor=factories.ACTOR,
         )
         gtin = product.gtin
         session.commit()

@@ -132,7 +132,13 @@ def test_recalled_batch_shows_red_banner_with_reason(
     client: TestClient, session: Session, issuer: Issuer
 ) -> None:
     batch = _setup(session, issuer)
-    recall_batch(session, batch=batch, reason="Phát hiện nấm mốc <b>lô</b>", issuer=issuer)
+    recall_batch(
+        session,
+        batch=batch,
+        reason="Phát hiện nấm mốc <b>lô</b>",
+        issuer=issuer,
+        actor=factories.ACTOR,
+    )
     session.commit()
     html = client.get(_page_path(batch)).text
     assert headline(html) == "recalled"
@@ -149,6 +155,7 @@ def test_old_versions_stay_reachable(client: TestClient, session: Session, issue
         batch=batch,
         data=BatchCorrection(note="Giảm giá", price_vnd=140000),
         issuer=issuer,
+        actor=factories.ACTOR,
     )
     session.commit()
     path = _page_path(batch)

@@ -691,7 +691,7 @@ def test_the_product_page_shows_the_product_image(
     Image.new("RGB", (400, 300), (10, 120, 40)).save(image, format="JPEG")
     product = session.query(Product).filter_by(gtin=world["gtin"]).one()
     clean = clean_image(image.getvalue(), max_bytes=1_000_000, max_side=1200)
-    store_image(session, product=product, image=clean)
+    store_image(session, product=product, image=clean, actor=factories.ACTOR)
     session.commit()
     html = client.get(f"/01/{world['gtin']}").text
     assert f'src="/media/{clean.sha256}"' in html and 'width="400" height="300"' in html

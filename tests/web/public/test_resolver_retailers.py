@@ -41,7 +41,9 @@ def world(
     batch = factories.make_batch(session, issuer, product, lot="L-1")
     bare = factories.make_product(session, factories.make_producer(session, ocop=None))
     factories.make_batch(session, issuer, bare, lot="B-1")
-    set_retailers(session, product=product, retailers=[RetailerIn(**p) for p in PLACES])
+    set_retailers(
+        session, product=product, retailers=[RetailerIn(**p) for p in PLACES], actor=factories.ACTOR
+    )
     session.commit()
     _, (tag,) = factories.make_tags(session_factory, issuer, batch, 1)
     gtin = product.gtin
@@ -115,7 +117,9 @@ def test_no_place_with_a_web_address_is_404_as_for_any_missing_link_type(
 
     product = session.get(Product, world["product_id"])
     assert product is not None
-    set_retailers(session, product=product, retailers=[RetailerIn(**PLACES[0])])
+    set_retailers(
+        session, product=product, retailers=[RetailerIn(**PLACES[0])], actor=factories.ACTOR
+    )
     session.commit()
     for path in (world["product"], world["bare"], world["bare_lot"]):
         assert all(HAS_RETAILERS not in c for c in _linkset(client, path))

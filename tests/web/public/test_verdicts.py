@@ -47,8 +47,11 @@ def world(
         batch=batches["recalled"],
         data=BatchCorrection(note="Sửa giá", price_vnd=119000),
         issuer=issuer,
+        actor=factories.ACTOR,
     )
-    recall_batch(session, batch=batches["recalled"], reason="Nhiễm ẩm", issuer=issuer)
+    recall_batch(
+        session, batch=batches["recalled"], reason="Nhiễm ẩm", issuer=issuer, actor=factories.ACTOR
+    )
     session.execute(update(Batch).where(Batch.id == batches["tampered"].id).values(price_vnd=1000))
     session.commit()
     return {"gtin": product.gtin, "batches": batches, "tags": tags}

@@ -66,7 +66,10 @@ def _links(html: str) -> list[dict[str, str | None]]:
 
 def _set(session: Session, product: Product, *retailers: dict[str, Any]) -> None:
     set_retailers(
-        session, product=product, retailers=[RetailerIn.model_validate(r) for r in retailers]
+        session,
+        product=product,
+        retailers=[RetailerIn.model_validate(r) for r in retailers],
+        actor=factories.ACTOR,
     )
     session.commit()
 
@@ -245,7 +248,7 @@ def test_the_demo_product_says_where_to_buy_it(
 ) -> None:
     from tracetag.demo import load_demo
 
-    batch = load_demo(session, issuer=issuer)
+    batch = load_demo(session, issuer=issuer, actor=factories.ACTOR)
     session.commit()
     html = client.get(_pages(batch)["batch"], headers={"Accept-Language": "en"}).text
     text = visible_text(_section(html))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
 
-from tracetag.api.deps import ProducerIdDep, ResourceId
+from tracetag.api.deps import ActorDep, ProducerIdDep, ResourceId
 from tracetag.api.responses import API_ERRORS, errors
 from tracetag.batches import service
 from tracetag.batches.models import Batch
@@ -44,9 +44,12 @@ def create_batch(
     producer_id: ProducerIdDep,
     issuer: IssuerDep,
     settings: SettingsDep,
+    actor: ActorDep,
 ) -> BatchOut:
-    """Register a batch; its record is signed as version 1."""
-    batch = service.create_batch(session, producer_id=producer_id, data=data, issuer=issuer)
+    """Register a batch; its record is signed as version 1 (for an approved producer only)."""
+    batch = service.create_batch(
+        session, producer_id=producer_id, data=data, issuer=issuer, actor=actor
+    )
     session.commit()
     return to_out(session, batch, settings.public_base_url)
 
@@ -77,10 +80,12 @@ def correct_batch(
     producer_id: ProducerIdDep,
     issuer: IssuerDep,
     settings: SettingsDep,
+    actor: ActorDep,
 ) -> BatchOut:
-    """Correct a batch: a new signed version that names the previous version's hash."""
+    """Correct a batch: a new signed version that names the previous version's hash (for an
+    approved producer only)."""
     batch = service.get_batch(session, producer_id=producer_id, batch_id=batch_id)
-    service.correct_batch(session, batch=batch, data=data, issuer=issuer)
+    service.correct_batch(session, batch=batch, data=data, issuer=issuer, actor=actor)
     session.commit()
     return to_out(session, batch, settings.public_base_url)
 
@@ -93,10 +98,12 @@ def recall_batch(
     producer_id: ProducerIdDep,
     issuer: IssuerDep,
     settings: SettingsDep,
+    actor: ActorDep,
 ) -> BatchOut:
-    """Recall a batch: its page shows a red banner with the reason."""
+    """Recall a batch: its page shows a red banner with the reason. A suspended producer may
+    recall too: a recall protects consumers."""
     batch = service.get_batch(session, producer_id=producer_id, batch_id=batch_id)
-    service.recall_batch(session, batch=batch, reason=data.reason, issuer=issuer)
+    service.recall_batch(session, batch=batch, reason=data.reason, issuer=issuer, actor=actor)
     session.commit()
     return to_out(session, batch, settings.public_base_url)
 

@@ -1,4 +1,5 @@
-"""Typed FastAPI dependencies of the JSON API: who calls (an API key and its role), and ids."""
+"""Typed FastAPI dependencies of the JSON API: who calls (an API key, its role, the actor the
+audit log names), and ids."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tracetag.api.guard import UNAUTHORIZED, Caller
+from tracetag.audit.models import Channel
+from tracetag.audit.service import Actor
 from tracetag.identity.api_keys import authenticate
 from tracetag.web.deps import SessionDep
 
@@ -30,7 +33,7 @@ def _caller(
             detail=UNAUTHORIZED,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return Caller(key.id, key.role, key.producer_id)
+    return Caller(key.id, key.role, key.producer_id, key.label)
 
 
 def _producer_id(caller: Annotated[Caller, Depends(_caller)]) -> int:
@@ -45,9 +48,22 @@ def _admin(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
     return caller
 
 
+def _actor(request: Request, caller: Annotated[Caller, Depends(_caller)]) -> Actor:
+    """Who makes a change through the API, for the audit log: the key, by its label and id, and
+    the client's address (the proxy's X-Forwarded-For when `serve` runs behind one)."""
+    key = f"API key {caller.key_id}"
+    return Actor(
+        Channel.API,
+        f"{caller.label} ({key})" if caller.label else key,
+        key_id=caller.key_id,
+        client_ip=request.client.host if request.client else None,
+    )
+
+
 CallerDep = Annotated[Caller, Depends(_caller)]
 ProducerIdDep = Annotated[int, Depends(_producer_id)]
 AdminDep = Annotated[Caller, Depends(_admin)]
+ActorDep = Annotated[Actor, Depends(_actor)]
 
 # Database ids are 32-bit on both backends; larger numbers cannot name anything.
 ResourceId = Annotated[int, Path(ge=1, le=2_147_483_647)]

@@ -34,12 +34,13 @@ class Caller:
     key_id: int
     role: str
     producer_id: int | None
+    label: str
 
 
 def _lookup(factory: sessionmaker[Session], token: str) -> Caller | None:
     with factory() as session:
         key = authenticate(session, token)
-        return None if key is None else Caller(key.id, key.role, key.producer_id)
+        return None if key is None else Caller(key.id, key.role, key.producer_id, key.label)
 
 
 def _bearer(headers: Headers) -> str | None:

@@ -1,17 +1,22 @@
-"""Admin API: producers and their API keys."""
+"""Admin API: producers, their approval, and their API keys."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from tracetag.api.deps import AdminDep, ProducerIdDep, ResourceId
+from tracetag.api.deps import ActorDep, AdminDep, ProducerIdDep, ResourceId
 from tracetag.api.responses import API_ERRORS, errors
-from tracetag.audit.models import Channel
-from tracetag.audit.service import Actor
 from tracetag.core.database import utcnow
 from tracetag.identity.api_keys import create_key, list_keys, revoke_key
 from tracetag.producers import service
-from tracetag.producers.schemas import ApiKeyInfo, ApiKeyOut, ProducerCreate, ProducerOut
+from tracetag.producers.models import ProducerStatus
+from tracetag.producers.schemas import (
+    ApiKeyInfo,
+    ApiKeyOut,
+    ProducerCreate,
+    ProducerOut,
+    Suspension,
+)
 from tracetag.web.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["admin"], responses=API_ERRORS)
@@ -23,8 +28,13 @@ router = APIRouter(prefix="/api/v1", tags=["admin"], responses=API_ERRORS)
     response_model=ProducerOut,
     responses=errors(400, 409, 413),
 )
-def create_producer(data: ProducerCreate, session: SessionDep, _: AdminDep) -> ProducerOut:
-    producer = service.create_producer(session, data=data)
+def create_producer(
+    data: ProducerCreate, session: SessionDep, _: AdminDep, actor: ActorDep
+) -> ProducerOut:
+    """Register a producer; one an administrator registers is approved at once."""
+    producer = service.create_producer(
+        session, data=data, status=ProducerStatus.APPROVED, actor=actor
+    )
     session.commit()
     return ProducerOut.of(producer)
 
@@ -35,15 +45,62 @@ def list_producers(session: SessionDep, _: AdminDep) -> list[ProducerOut]:
 
 
 @router.post(
+    "/admin/producers/{producer_id}/approve", response_model=ProducerOut, responses=errors(404, 409)
+)
+def approve_producer(
+    producer_id: ResourceId, session: SessionDep, _: AdminDep, actor: ActorDep
+) -> ProducerOut:
+    """Approve a producer waiting for approval: its batches are signed and tagged from now on."""
+    producer = service.approve_producer(session, producer_id=producer_id, actor=actor)
+    session.commit()
+    return ProducerOut.of(producer)
+
+
+@router.post(
+    "/admin/producers/{producer_id}/suspend",
+    response_model=ProducerOut,
+    responses=errors(400, 404, 409, 413),
+)
+def suspend_producer(
+    producer_id: ResourceId, data: Suspension, session: SessionDep, _: AdminDep, actor: ActorDep
+) -> ProducerOut:
+    """Suspend a producer: nothing more is signed or tagged for it until it is reinstated. It
+    can still add products and recall batches; the reason is shown to it."""
+    producer = service.suspend_producer(
+        session, producer_id=producer_id, reason=data.reason, actor=actor
+    )
+    session.commit()
+    return ProducerOut.of(producer)
+
+
+@router.post(
+    "/admin/producers/{producer_id}/reinstate",
+    response_model=ProducerOut,
+    responses=errors(404, 409),
+)
+def reinstate_producer(
+    producer_id: ResourceId, session: SessionDep, _: AdminDep, actor: ActorDep
+) -> ProducerOut:
+    """Reinstate a suspended producer: it may sign again."""
+    producer = service.reinstate_producer(session, producer_id=producer_id, actor=actor)
+    session.commit()
+    return ProducerOut.of(producer)
+
+
+@router.post(
     "/admin/producers/{producer_id}/api-keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyOut,
     responses=errors(404),
 )
-def issue_producer_key(producer_id: ResourceId, session: SessionDep, _: AdminDep) -> ApiKeyOut:
+def issue_producer_key(
+    producer_id: ResourceId, session: SessionDep, _: AdminDep, actor: ActorDep
+) -> ApiKeyOut:
     """Issue an API key for a producer; the key is shown only in this answer."""
     producer = service.get_producer(session, producer_id)
-    row, token = create_key(session, role="producer", producer_id=producer.id, label="api")
+    row, token = create_key(
+        session, role="producer", producer_id=producer.id, label="api", actor=actor
+    )
     session.commit()
     return ApiKeyOut(
         id=row.id, role=row.role, producer_id=row.producer_id, prefix=row.prefix, api_key=token
@@ -69,9 +126,10 @@ def list_producer_keys(
     response_class=Response,
     responses=errors(404),
 )
-def revoke_api_key(key_id: ResourceId, session: SessionDep, admin: AdminDep) -> Response:
+def revoke_api_key(
+    key_id: ResourceId, session: SessionDep, _: AdminDep, actor: ActorDep
+) -> Response:
     """Revoke an API key: it stops working at once. Revoking it again changes nothing."""
-    actor = Actor(Channel.API, f"API key {admin.key_id}", key_id=admin.key_id)
     revoke_key(session, key_id=key_id, now=utcnow(), actor=actor)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -79,5 +137,5 @@ def revoke_api_key(key_id: ResourceId, session: SessionDep, admin: AdminDep) -> 
 
 @router.get("/me", response_model=ProducerOut, tags=["producer"], responses=errors(404))
 def me(session: SessionDep, producer_id: ProducerIdDep) -> ProducerOut:
-    """The producer this API key belongs to."""
+    """The producer this API key belongs to, and whether it is approved to sign."""
     return ProducerOut.of(service.get_producer(session, producer_id))

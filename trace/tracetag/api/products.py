@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile, status
 
-from tracetag.api.deps import ProducerIdDep, ResourceId
+from tracetag.api.deps import ActorDep, ProducerIdDep, ResourceId
 from tracetag.api.responses import API_ERRORS, errors
 from tracetag.batches.service import resign_product_batches
 from tracetag.errors import Invalid
@@ -25,9 +25,9 @@ router = APIRouter(prefix="/api/v1/products", tags=["producer"], responses=API_E
     responses=errors(400, 409, 413),
 )
 def create_product(
-    data: ProductCreate, session: SessionDep, producer_id: ProducerIdDep
+    data: ProductCreate, session: SessionDep, producer_id: ProducerIdDep, actor: ActorDep
 ) -> ProductOut:
-    product = service.create_product(session, producer_id=producer_id, data=data)
+    product = service.create_product(session, producer_id=producer_id, data=data, actor=actor)
     session.commit()
     return ProductOut.of(product)
 
@@ -54,17 +54,18 @@ def upload_image(
     producer_id: ProducerIdDep,
     settings: SettingsDep,
     issuer: IssuerDep,
+    actor: ActorDep,
 ) -> ProductOut:
-    """Set the product image. Batches of the product get a new signed version with its hash."""
+    """Set the product image. Batches of the product get a new signed version with its hash,
+    which only an approved producer's batches get (else 403, and the image stays as it was)."""
     product = service.get_product(session, producer_id=producer_id, product_id=product_id)
     raw = file.file.read(settings.max_image_bytes + 1)
     if len(raw) > settings.max_image_bytes:
         raise Invalid("file", f"the image is larger than {settings.max_image_bytes:,} bytes")
     image = clean_image(raw, max_bytes=settings.max_image_bytes, max_side=settings.image_max_side)
-    if product.image_sha256 != image.sha256:
-        service.store_image(session, product=product, image=image)
+    if service.store_image(session, product=product, image=image, actor=actor):
         resign_product_batches(
-            session, product=product, issuer=issuer, note="product image updated"
+            session, product=product, issuer=issuer, note="product image updated", actor=actor
         )
     session.commit()
     return ProductOut.of(product)

@@ -18,7 +18,10 @@ _ERRORS: dict[int, dict[str, Any]] = {
         "description": "No API key, or one that is unknown or revoked.",
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
     },
-    403: {"description": "This key's role may not do this."},
+    403: {
+        "description": "This key's role may not do this, or its producer is not approved to "
+        "sign (waiting for approval, or suspended)."
+    },
     404: {"description": "Nothing by that id that this key may see."},
     409: {"description": "Clashes with what is stored (a GTIN, lot or key already used)."},
     413: {"description": "The request body is larger than the limit."},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tracetag.api.deps import ProducerIdDep, ResourceId
+from tracetag.api.deps import ActorDep, ProducerIdDep, ResourceId
 from tracetag.api.responses import API_ERRORS, errors
 from tracetag.products.retailer_models import ProductRetailer
 from tracetag.products.retailer_schemas import RetailerOut, RetailersIn, RetailersOut
@@ -30,13 +30,17 @@ def get_retailers(
 
 @router.put("/{product_id}/retailers", response_model=RetailersOut, responses=errors(400, 404, 413))
 def put_retailers(
-    product_id: ResourceId, data: RetailersIn, session: SessionDep, producer_id: ProducerIdDep
+    product_id: ResourceId,
+    data: RetailersIn,
+    session: SessionDep,
+    producer_id: ProducerIdDep,
+    actor: ActorDep,
 ) -> RetailersOut:
     """Replace the whole list (at most 20); `[]` clears it. A web address must start with
     https:// or http:// and is stored normalized. The list is not part of the signed record:
     saving it signs nothing, and the public pages show it apart from the record, the first
     places of the list (up to five) within a size limit; the linkset lists every web address."""
     product = get_product(session, producer_id=producer_id, product_id=product_id)
-    rows = set_retailers(session, product=product, retailers=data.retailers)
+    rows = set_retailers(session, product=product, retailers=data.retailers, actor=actor)
     session.commit()
     return _answer(product.id, rows)

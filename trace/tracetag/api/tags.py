@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from tracetag.api.deps import ProducerIdDep, ResourceId
+from tracetag.api.deps import ActorDep, ProducerIdDep, ResourceId
 from tracetag.api.responses import API_ERRORS, errors
 from tracetag.batches.models import Batch
 from tracetag.errors import Invalid
@@ -46,8 +46,10 @@ def issue_tags(
     session: SessionDep,
     producer_id: ProducerIdDep,
     issuer: IssuerDep,
+    actor: ActorDep,
 ) -> IssuanceOut:
-    """Issue `count` unit tags for a batch: all of them or none, published in one step."""
+    """Issue `count` unit tags for a batch: all of them or none, published in one step (for an
+    approved producer only)."""
     # The request's session began as a writer (on SQLite: BEGIN IMMEDIATE, the write lock)
     # to check the API key. The run commits chunks from sessions of its own, so this one lets
     # go first; holding it, every chunk would wait for it until the busy timeout (issue 6).
@@ -60,6 +62,7 @@ def issue_tags(
         signed=data.signed,
         idempotency_key=data.idempotency_key,
         issuer=issuer,
+        actor=actor,
     )
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import rfc8785
-from sqlalchemy import or_, select
+from pydantic_core import to_jsonable_python
+from sqlalchemy import inspect, or_, select
 from sqlalchemy.orm import Session
 
 from tracetag.audit.models import AuditEvent, Channel
@@ -32,6 +34,17 @@ def content_hash(record: dict[str, Any] | None) -> str | None:
     if record is None:
         return None
     return hashlib.sha256(rfc8785.dumps(record)).hexdigest()
+
+
+def stored_record(row: object, *, leave_out: Collection[str] = ()) -> dict[str, Any]:
+    """A row's stored columns as plain JSON (dates in ISO 8601), for a record that no schema of
+    its own domain describes; the caller leaves out secrets, hashed ones too."""
+    columns = inspect(row).mapper.column_attrs
+    return {
+        column.key: to_jsonable_python(getattr(row, column.key))
+        for column in columns
+        if column.key not in leave_out
+    }
 
 
 def record_change(

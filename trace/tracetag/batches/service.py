@@ -1,4 +1,8 @@
-"""Batches: create, correct, recall; every change appends a newly signed record version."""
+"""Batches: create, correct, recall; every change appends a newly signed record version.
+
+Each version is written to the audit log as it is signed, with the hashes of the payloads
+signed before and after it (issue 8): a record's audit trail follows its chain of versions.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracetag.audit.service import Actor, record_change
 from tracetag.batches.models import Batch, BatchStatus, SignedRecord
 from tracetag.batches.record import differences, normalize_quantity, record_content, signed_payload
 from tracetag.batches.schemas import BatchCorrection, BatchCreate, Origin
 from tracetag.core.database import utcnow
 from tracetag.errors import Conflict, Invalid, NotFound, UnknownKey, VerificationError
 from tracetag.formats.jcs import canonical_json
-from tracetag.formats.jws import sign_compact, verify_compact
+from tracetag.formats.jws import load_json, parse_compact, sign_compact, verify_compact
 from tracetag.formats.record import CONTENT_SECTIONS, RECORD_TYPE
 from tracetag.gs1.ai import normalize_gtin
+from tracetag.producers.service import require_approved
 from tracetag.products.models import Product
 from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
@@ -38,10 +44,25 @@ def _apply_origin(batch: Batch, origin: Origin) -> None:
     batch.origin_lng = origin.lng
 
 
+def signed_content(record: SignedRecord) -> dict[str, Any]:
+    """The JSON a stored record version signed: its JWS payload, as the audit log hashes it."""
+    _header, payload, _signing_input, _signature = parse_compact(record.jws)
+    content: dict[str, Any] = load_json(payload, "a stored record")
+    return content
+
+
 def sign_version(
-    session: Session, *, batch: Batch, issuer: Issuer, note: str | None
+    session: Session,
+    *,
+    batch: Batch,
+    issuer: Issuer,
+    note: str | None,
+    actor: Actor,
+    action: str,
+    details: dict[str, Any] | None = None,
 ) -> SignedRecord:
-    """Sign the batch's current rows as its next record version, chained to the last one."""
+    """Sign the batch's current rows as its next record version, chained to the last one, and
+    log it as `action` with the payloads signed before and now."""
     last = latest_record(session, batch.id)
     version = 1 if last is None else last.version + 1
     prev = None if last is None else last.record_hash
@@ -68,10 +89,26 @@ def sign_version(
     )
     session.add(row)
     session.flush()
+    record_change(
+        session,
+        actor=actor,
+        action=action,
+        target_type="batch",
+        target_id=batch.id,
+        producer_id=batch.product.producer_id,
+        at=utcnow(),
+        before=None if last is None else signed_content(last),
+        after=signed_content(row),
+        details={"version": version, "record_hash": row.record_hash, **(details or {})},
+    )
     return row
 
 
-def create_batch(session: Session, *, producer_id: int, data: BatchCreate, issuer: Issuer) -> Batch:
+def create_batch(
+    session: Session, *, producer_id: int, data: BatchCreate, issuer: Issuer, actor: Actor
+) -> Batch:
+    """Register a batch and sign it as version 1; only an approved producer's."""
+    require_approved(session, producer_id=producer_id)
     product = session.get(Product, data.product_id)
     if product is None or product.producer_id != producer_id:
         raise Invalid("product_id", "no such product for this producer")
@@ -94,14 +131,16 @@ def create_batch(session: Session, *, producer_id: int, data: BatchCreate, issue
     _apply_origin(batch, data.origin)
     session.add(batch)
     session.flush()
-    sign_version(session, batch=batch, issuer=issuer, note=None)
+    sign_version(session, batch=batch, issuer=issuer, note=None, actor=actor, action="batch.create")
     return batch
 
 
 def correct_batch(
-    session: Session, *, batch: Batch, data: BatchCorrection, issuer: Issuer
+    session: Session, *, batch: Batch, data: BatchCorrection, issuer: Issuer, actor: Actor
 ) -> SignedRecord:
-    """Apply a correction and sign it as a new version naming the previous one."""
+    """Apply a correction and sign it as a new version naming the previous one; only an
+    approved producer's."""
+    require_approved(session, producer_id=batch.product.producer_id)
     production = data.production_date or batch.production_date
     expiry = data.expiry_date or batch.expiry_date
     if expiry < production:
@@ -119,23 +158,55 @@ def correct_batch(
     if data.stages is not None:
         batch.stages = [stage.model_dump(mode="json") for stage in data.stages]
     session.flush()
-    return sign_version(session, batch=batch, issuer=issuer, note=data.note)
+    return sign_version(
+        session, batch=batch, issuer=issuer, note=data.note, actor=actor, action="batch.correct"
+    )
 
 
-def recall_batch(session: Session, *, batch: Batch, reason: str, issuer: Issuer) -> SignedRecord:
+def recall_batch(
+    session: Session, *, batch: Batch, reason: str, issuer: Issuer, actor: Actor
+) -> SignedRecord:
+    """Recall a batch. Any producer may, suspended or not: a recall protects consumers, and
+    refusing it would keep a page saying "genuine" about a batch its maker has withdrawn."""
     if batch.status == BatchStatus.RECALLED:
         raise Conflict("this batch is already recalled")
     batch.status = BatchStatus.RECALLED
     batch.recall_reason = reason
     session.flush()
-    return sign_version(session, batch=batch, issuer=issuer, note=reason)
+    return sign_version(
+        session,
+        batch=batch,
+        issuer=issuer,
+        note=reason,
+        actor=actor,
+        action="batch.recall",
+        details={"reason": reason},
+    )
 
 
-def resign_product_batches(session: Session, *, product: Product, issuer: Issuer, note: str) -> int:
-    """Product data changed: sign a new version of every batch of it, so pages stay true."""
-    batches = session.scalars(select(Batch).where(Batch.product_id == product.id)).all()
+def resign_product_batches(
+    session: Session, *, product: Product, issuer: Issuer, note: str, actor: Actor
+) -> int:
+    """Product data changed: sign a new version of every batch of it, so pages stay true;
+    only for an approved producer, when it has batches to sign.
+
+    One audit event per batch signed: each carries its own version's hashes before and after,
+    so a batch's trail in the log has no gaps whichever change signed it.
+    """
+    stmt = select(Batch).where(Batch.product_id == product.id).order_by(Batch.id)
+    batches = session.scalars(stmt).all()
+    if batches:
+        require_approved(session, producer_id=product.producer_id)
     for batch in batches:
-        sign_version(session, batch=batch, issuer=issuer, note=note)
+        sign_version(
+            session,
+            batch=batch,
+            issuer=issuer,
+            note=note,
+            actor=actor,
+            action="batch.resign",
+            details={"product_id": product.id},
+        )
     return len(batches)
 
 

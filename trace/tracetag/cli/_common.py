@@ -12,6 +12,7 @@ from tracetag.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from tracetag.audit.service import Actor
     from tracetag.signing.issuer import Issuer
 
 
@@ -45,6 +46,21 @@ def issuer(settings: Settings) -> Issuer:
     except KeyStoreError as exc:
         raise fail(str(exc)) from exc
     return Issuer(keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url)
+
+
+def actor() -> Actor:
+    """Who changes things from the command line, for the audit log: the operator's login name
+    as far as it is known (it is not authenticated: whoever runs tracetag holds the database)."""
+    import getpass
+
+    from tracetag.audit.models import Channel
+    from tracetag.audit.service import Actor
+
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):  # no login name, as in a container with no user entry
+        return Actor(Channel.CLI, "cli")
+    return Actor(Channel.CLI, f"cli ({login})")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

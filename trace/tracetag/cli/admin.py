@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol
+
 import typer
 
 from tracetag.cli import _common
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tracetag.audit.service import Actor
+    from tracetag.producers.models import Producer
+
+
+class ProducerChange(Protocol):
+    def __call__(self, session: Session, *, producer_id: int, actor: Actor) -> Producer: ...
+
 
 app = typer.Typer(help="Administration.", no_args_is_help=True)
 
@@ -17,7 +30,7 @@ def admin_create_key(label: str = "cli") -> None:
     settings = _common.settings()
     factory = _common.session_factory(settings)
     with factory() as session:
-        _row, token = create_key(session, role="admin", label=label)
+        _row, token = create_key(session, role="admin", label=label, actor=_common.actor())
         session.commit()
     typer.echo(token)
 
@@ -36,9 +49,6 @@ def admin_create_user(
     """Create a user who signs in to the portal (the first admin, say); asks for the password."""
     import sys
 
-    from tracetag.audit.models import Channel
-    from tracetag.audit.service import Actor, record_change
-    from tracetag.core.database import utcnow
     from tracetag.errors import Conflict, Invalid
     from tracetag.identity.models import MemberRole, Role
     from tracetag.identity.passwords import Passwords
@@ -68,21 +78,12 @@ def admin_create_user(
                 role=chosen,
                 producer_id=producer_id if chosen is Role.PRODUCER else None,
                 member_role=members[member_role] if chosen is Role.PRODUCER else None,
+                actor=_common.actor(),
             )
         except Invalid as exc:
             raise _common.fail(f"{exc.field}: {exc.message}") from exc
         except Conflict as exc:
             raise _common.fail(str(exc)) from exc
-        record_change(
-            session,
-            actor=Actor(Channel.CLI, "cli"),
-            action="user.create",
-            target_type="user",
-            target_id=user.id,
-            producer_id=user.producer_id,
-            at=utcnow(),
-            details={"email": user.email, "role": user.role},
-        )
         session.commit()
     typer.echo(f"created {chosen.value} {user.email} (user {user.id})")
 
@@ -107,8 +108,6 @@ def admin_list_keys(
 @app.command("revoke-key")
 def admin_revoke_key(key_id: int) -> None:
     """Revoke an API key by its id (see list-keys): it stops working at once."""
-    from tracetag.audit.models import Channel
-    from tracetag.audit.service import Actor
     from tracetag.core.database import utcnow
     from tracetag.errors import NotFound
     from tracetag.identity.api_keys import revoke_key
@@ -116,9 +115,61 @@ def admin_revoke_key(key_id: int) -> None:
     settings = _common.settings()
     with _common.session_factory(settings)() as session:
         try:
-            revoke_key(session, key_id=key_id, now=utcnow(), actor=Actor(Channel.CLI, "cli"))
+            revoke_key(session, key_id=key_id, now=utcnow(), actor=_common.actor())
         except NotFound as exc:
             message = f"no API key has id {key_id}; see: tracetag admin list-keys"
             raise _common.fail(message) from exc
         session.commit()
     typer.echo(f"revoked API key {key_id}")
+
+
+def _change_producer(producer_id: int, change: ProducerChange) -> None:
+    """Approve, suspend or reinstate a producer, and say what it is now."""
+    from tracetag.errors import Conflict, NotFound
+
+    settings = _common.settings()
+    with _common.session_factory(settings)() as session:
+        try:
+            producer = change(session, producer_id=producer_id, actor=_common.actor())
+        except NotFound as exc:
+            raise _common.fail(f"no producer has id {producer_id}") from exc
+        except Conflict as exc:
+            raise _common.fail(str(exc)) from exc
+        session.commit()
+    typer.echo(f"producer {producer.id} ({producer.name}) is {producer.status}")
+
+
+@app.command("approve-producer")
+def admin_approve_producer(producer_id: int) -> None:
+    """Approve a producer waiting for approval: its batches are signed and tagged from now on."""
+    from tracetag.producers.service import approve_producer
+
+    _change_producer(producer_id, approve_producer)
+
+
+@app.command("suspend-producer")
+def admin_suspend_producer(
+    producer_id: int,
+    reason: str = typer.Option(..., help="Shown to the producer: what to do to be reinstated."),
+) -> None:
+    """Suspend a producer: nothing more is signed or tagged for it; recalls still work."""
+    from functools import partial
+
+    from pydantic import ValidationError
+
+    from tracetag.producers.schemas import Suspension
+    from tracetag.producers.service import suspend_producer
+
+    try:
+        checked = Suspension(reason=reason)
+    except ValidationError as exc:
+        raise _common.fail(f"--reason: {exc.errors()[0]['msg']}") from exc
+    _change_producer(producer_id, partial(suspend_producer, reason=checked.reason))
+
+
+@app.command("reinstate-producer")
+def admin_reinstate_producer(producer_id: int) -> None:
+    """Reinstate a suspended producer: it may sign again."""
+    from tracetag.producers.service import reinstate_producer
+
+    _change_producer(producer_id, reinstate_producer)

@@ -71,15 +71,16 @@ def demo() -> None:
     settings = _common.settings()
     issuer = _common.issuer(settings)
     factory = _common.session_factory(settings)
+    actor = _common.actor()
     with factory() as session:
         if database_is_empty(session):
-            load_demo(session, issuer=issuer)
+            load_demo(session, issuer=issuer, actor=actor)
             typer.echo("demo data loaded")
         batch = demo_batch(session)
         # One live "make run" key at a time: the previous one is revoked when a new one prints.
-        revoke_keys_labelled(session, role="admin", label="make run")
-        _row, token = create_key(session, role="admin", label="make run")
-        logins = demo_logins(session, Passwords(), now=utcnow())
+        revoke_keys_labelled(session, role="admin", label="make run", actor=actor)
+        _row, token = create_key(session, role="admin", label="make run", actor=actor)
+        logins = demo_logins(session, Passwords(), now=utcnow(), actor=actor)
         session.commit()
     if batch is not None:
         url = digital_link(settings.public_base_url, batch.product.gtin, batch.lot)

@@ -57,6 +57,7 @@ def tags_issue(
                 signed=not unsigned,
                 idempotency_key=idempotency_key,
                 issuer=issuer,
+                actor=_common.actor(),
                 progress=lambda n: progress.advance(task, n),
             )
         except TraceError as exc:

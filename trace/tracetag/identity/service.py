@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tracetag.audit.service import Actor, record_change, stored_record
+from tracetag.core.database import utcnow
 from tracetag.errors import Conflict, Invalid, TraceError
 from tracetag.identity.models import MemberRole, PasswordReset, Role, User, UserSession
 from tracetag.identity.passwords import Passwords, check_new_password
@@ -66,6 +69,7 @@ def create_user(
     role: Role,
     producer_id: int | None = None,
     member_role: MemberRole | None = None,
+    actor: Actor,
 ) -> User:
     """A new user; raises Conflict when the e-mail address has an account already."""
     address = normalize_email(email)
@@ -74,6 +78,7 @@ def create_user(
         raise Invalid("role", "a producer member needs a producer and a member role; no one else")
     if session.scalar(select(User.id).where(User.email == address)) is not None:
         raise Conflict("an account with this e-mail address exists")
+    now = utcnow()
     user = User(
         email=address,
         name=unicodedata.normalize("NFC", name).strip(),
@@ -81,10 +86,28 @@ def create_user(
         role=role.value,
         producer_id=producer_id,
         member_role=member_role.value if member_role else None,
+        created_at=now,
+        password_changed_at=now,
     )
     session.add(user)
     session.flush()
+    record_change(
+        session,
+        actor=actor,
+        action="user.create",
+        target_type="user",
+        target_id=user.id,
+        producer_id=user.producer_id,
+        at=now,
+        after=user_record(user),
+        details={"email": user.email, "role": user.role},
+    )
     return user
+
+
+def user_record(user: User) -> dict[str, Any]:
+    """What the audit log hashes of a user: the stored row, less the password's hash."""
+    return stored_record(user, leave_out={"password_hash"})
 
 
 def authenticate(
@@ -195,7 +218,13 @@ def request_reset(
 
 
 def reset_password(
-    session: Session, passwords: Passwords, *, token: str, password: str, now: datetime
+    session: Session,
+    passwords: Passwords,
+    *,
+    token: str,
+    password: str,
+    now: datetime,
+    actor: Actor,
 ) -> User:
     """Set a new password from a reset link; the link is used up and every session ends."""
     row = session.scalar(
@@ -208,23 +237,54 @@ def reset_password(
         raise InvalidResetLink("this link is not valid any more; ask for a new one")
     check_new_password(password, email=user.email)
     row.used_at = now
-    user.password_hash = passwords.hash(password)
-    user.password_changed_at = now
     # Other links of the same user die with this one.
     session.execute(
         update(PasswordReset)
         .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
         .values(used_at=now)
     )
-    end_all_sessions(session, user_id=user.id, now=now)
+    _new_password(session, passwords, user=user, password=password, now=now)
+    # The one who holds the link is taken to be its user: the log names them, and from where.
+    record_change(
+        session,
+        actor=replace(actor, label=user.email, user_id=user.id),
+        action="user.password_reset",
+        target_type="user",
+        target_id=user.id,
+        producer_id=user.producer_id,
+        at=now,
+        after=user_record(user),
+    )
     return user
 
 
 def set_password(
-    session: Session, passwords: Passwords, *, user: User, password: str, now: datetime
+    session: Session,
+    passwords: Passwords,
+    *,
+    user: User,
+    password: str,
+    now: datetime,
+    actor: Actor,
 ) -> None:
     """An operator sets a user's password (a demo login, a CLI reset); every session ends."""
     check_new_password(password, email=user.email)
+    _new_password(session, passwords, user=user, password=password, now=now)
+    record_change(
+        session,
+        actor=actor,
+        action="user.password_set",
+        target_type="user",
+        target_id=user.id,
+        producer_id=user.producer_id,
+        at=now,
+        after=user_record(user),
+    )
+
+
+def _new_password(
+    session: Session, passwords: Passwords, *, user: User, password: str, now: datetime
+) -> None:
     user.password_hash = passwords.hash(password)
     user.password_changed_at = now
     end_all_sessions(session, user_id=user.id, now=now)

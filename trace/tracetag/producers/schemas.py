@@ -5,8 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tracetag.core.fields import EMAIL_PATTERN, PHONE_PATTERN, Text, ValuesOf, from_row
-from tracetag.producers.models import Producer, ProducerKind
+from tracetag.core.fields import EMAIL_PATTERN, PHONE_PATTERN, Name, Text, ValuesOf, from_row
+from tracetag.producers.models import Producer, ProducerKind, ProducerStatus
 
 OCOP_VALIDITY_MONTHS = 36
 
@@ -92,6 +92,11 @@ class ProducerOut(BaseModel):
     phone: str | None
     email: str | None
     ocop: OcopOut | None
+    status: Annotated[str, ValuesOf(ProducerStatus)] = Field(
+        description="Only an approved producer's batches are signed and tagged."
+    )
+    status_reason: str | None = Field(description="Why it is suspended.")
+    status_changed_at: datetime
 
     @classmethod
     def of(cls, producer: Producer) -> ProducerOut:
@@ -109,6 +114,12 @@ class ProducerOut(BaseModel):
                 expires_on=p.ocop_expires_on,
             )
         return from_row(cls, p, ocop=ocop)
+
+
+class Suspension(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Name = Field(description="Shown to the producer: what it must do to be reinstated.")
 
 
 class ApiKeyInfo(BaseModel):

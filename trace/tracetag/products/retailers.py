@@ -7,10 +7,13 @@ flush and never commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from tracetag.audit.service import Actor, record_change, stored_record
+from tracetag.core.database import utcnow
 from tracetag.errors import Invalid
 from tracetag.products.models import Product
 from tracetag.products.retailer_models import MAX_RETAILERS, ProductRetailer
@@ -28,7 +31,7 @@ def list_retailers(session: Session, *, product_id: int) -> list[ProductRetailer
 
 
 def set_retailers(
-    session: Session, *, product: Product, retailers: Sequence[RetailerIn]
+    session: Session, *, product: Product, retailers: Sequence[RetailerIn], actor: Actor
 ) -> list[ProductRetailer]:
     """Replace the product's list with `retailers`, in their order; an empty list clears it.
 
@@ -40,6 +43,7 @@ def set_retailers(
     # it, rather than failing on a position the first has just taken (PostgreSQL; a SQLite
     # writer holds the database lock already).
     session.execute(select(Product.id).where(Product.id == product.id).with_for_update())
+    before = _listed(list_retailers(session, product_id=product.id))
     # Deleted before the new rows are added: a flush inserts before it deletes, and the old
     # rows hold the positions the new ones take.
     session.execute(delete(ProductRetailer).where(ProductRetailer.product_id == product.id))
@@ -56,7 +60,24 @@ def set_retailers(
     ]
     session.add_all(rows)
     session.flush()
+    record_change(
+        session,
+        actor=actor,
+        action="product.retailers_set",
+        target_type="product",
+        target_id=product.id,
+        producer_id=product.producer_id,
+        at=utcnow(),
+        before=before,
+        after=_listed(rows),
+        details={"count": len(rows)},
+    )
     return rows
+
+
+def _listed(rows: Sequence[ProductRetailer]) -> dict[str, Any]:
+    """What the audit log hashes of a product's list: each place as stored, in order."""
+    return {"retailers": [stored_record(r, leave_out={"id", "created_at"}) for r in rows]}
 
 
 def _check(retailers: Sequence[RetailerIn]) -> None:

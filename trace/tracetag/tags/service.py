@@ -6,6 +6,11 @@ whose tags are stored chunk by chunk, each chunk in its own short write transact
 lock left free between chunks, and one last transaction publishes it. Nothing lists, exports or
 scans the tags of a pending run, so an issuance is still all or nothing: a run that fails
 removes itself, and one killed outright is removed by `cleanup_incomplete_issuances`.
+
+The audit log (issue 8) gets one event per issuance, in the transaction that publishes it: the
+change people see is the publication. A run removed before it was published (failed, or left
+by a crash and cleaned up at start-up) was never seen by anyone and is logged by no one, as a
+rolled-back transaction is not: its only trace is the operator's log line.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
 
+from tracetag.audit.service import Actor, record_change, stored_record
 from tracetag.batches.models import Batch, BatchStatus
 from tracetag.batches.service import get_batch
 from tracetag.core.database import begin_write, utcnow
@@ -41,6 +47,7 @@ from tracetag.formats.digsig import TagSigner
 from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.gs1.serials import new_serial
 from tracetag.labels.exports import PrintedTag
+from tracetag.producers.service import require_approved
 from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
 
@@ -78,6 +85,8 @@ class _Run:
     """A pending run being written; touched_at is what the run itself last stored."""
 
     id: int
+    producer_id: int
+    batch_id: int
     gtin: str
     lot: str
     touched_at: datetime
@@ -112,12 +121,14 @@ def issue_tags(
     signed: bool,
     idempotency_key: str,
     issuer: Issuer,
+    actor: Actor,
     progress: Progress | None = None,
 ) -> tuple[TagIssuance, bool]:
     """Create `count` tags for the batch, or return the issuance this key already made.
 
     Returns (issuance, created). Commits on its own, in short transactions (issue 6): call it
-    with no write transaction open, or on SQLite its chunks wait for that one.
+    with no write transaction open, or on SQLite its chunks wait for that one. Only an approved
+    producer's tags are issued; the same key's issuance is returned to anyone, as it was made.
     """
     keyring = issuer.keyring
     kid = keyring.signing_kid if signed else None
@@ -140,7 +151,7 @@ def issue_tags(
         _store_tags(
             factory, run, batch_id=batch_id, count=count, sign=sign, pacer=pacer, progress=progress
         )
-        issuance = _publish(factory, run, batch_id=batch_id, count=count, pacer=pacer)
+        issuance = _publish(factory, run, count=count, pacer=pacer, actor=actor)
     except BaseException:
         try:
             _abandon(factory, run)
@@ -176,6 +187,7 @@ def _start_run(
                 session, producer_id=producer_id, idempotency_key=idempotency_key
             )
             if existing is None:
+                require_approved(session, producer_id=producer_id)
                 if batch.status == BatchStatus.RECALLED:
                     raise Invalid(
                         "batch_id", "the batch is recalled; no new tags can be issued for it"
@@ -197,7 +209,14 @@ def _start_run(
                     session.flush()
                 except IntegrityError as exc:  # the same key, issued by a concurrent request
                     raise Conflict("an issuance with this idempotency key is in progress") from exc
-                run = _Run(id=issuance.id, gtin=batch.product.gtin, lot=batch.lot, touched_at=now)
+                run = _Run(
+                    id=issuance.id,
+                    producer_id=producer_id,
+                    batch_id=batch_id,
+                    gtin=batch.product.gtin,
+                    lot=batch.lot,
+                    touched_at=now,
+                )
                 session.commit()
                 return run
             if existing.state == IssuanceState.PUBLISHED:
@@ -309,9 +328,9 @@ def _insert_tags(connection: Connection, rows: list[tuple[object, ...]]) -> None
 
 
 def _publish(
-    factory: sessionmaker[Session], run: _Run, *, batch_id: int, count: int, pacer: _Pacer
+    factory: sessionmaker[Session], run: _Run, *, count: int, pacer: _Pacer, actor: Actor
 ) -> TagIssuance:
-    """Make the run's tags exist for everyone, in one short transaction."""
+    """Make the run's tags exist for everyone, and log it, in one short transaction."""
     # Each chunk was committed on its own: check the sum before anyone can see the run.
     with factory() as session:
         stored = session.scalar(
@@ -324,14 +343,30 @@ def _publish(
         begin_write(session)
         began = time.monotonic()
         # A recall that came while the run was written wins: a recalled batch gets no tags.
-        if session.scalar(select(Batch.status).where(Batch.id == batch_id)) == BatchStatus.RECALLED:
+        if (
+            session.scalar(select(Batch.status).where(Batch.id == run.batch_id))
+            == BatchStatus.RECALLED
+        ):
             raise Invalid("batch_id", "the batch was recalled while its tags were issued")
+        # So does a suspension: a suspended producer's tags are not published.
+        require_approved(session, producer_id=run.producer_id)
         published = session.execute(
             update(_ISSUANCES).where(_still_ours(run)).values(state=IssuanceState.PUBLISHED)
         )
         if cast(CursorResult[object], published).rowcount != 1:
             raise Conflict("the pending issuance was removed as stale while being written")
         issuance = session.get_one(TagIssuance, run.id)
+        record_change(
+            session,
+            actor=actor,
+            action="tag_issuance.create",
+            target_type="tag_issuance",
+            target_id=issuance.id,
+            producer_id=issuance.producer_id,
+            at=utcnow(),
+            after=stored_record(issuance),
+            details={"batch_id": issuance.batch_id, "count": count, "signed": issuance.signed},
+        )
         session.expunge(issuance)  # loaded, and left loaded by the commit
         session.commit()
     pacer.committed(began)

@@ -15,11 +15,13 @@ from tracetag.errors import (
     Conflict,
     Invalid,
     NotFound,
+    ProducerNotApproved,
     ServiceUnavailable,
     TooManyRequests,
     TraceError,
 )
 from tracetag.web.portal.errors import error_page as portal_error_page
+from tracetag.web.portal.errors import not_approved_page as portal_not_approved_page
 from tracetag.web.public.pages import Pages
 from tracetag.web.public.routes import bad_link_page, page_lang, render_page, wants_json
 
@@ -52,6 +54,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(request: Request, exc: Conflict) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(ProducerNotApproved)
+    async def _not_approved(request: Request, exc: ProducerNotApproved) -> Response:
+        if _is_portal(request):
+            return portal_not_approved_page(request)
+        return JSONResponse({"detail": str(exc)}, status_code=403)
 
     @app.exception_handler(Invalid)
     async def _invalid(request: Request, exc: Invalid) -> Response:

@@ -33,6 +33,8 @@ from tracetag.tags.jobs.lease import (
     claim_next_job,
     remove_earlier_attempt,
 )
+from tracetag.tags.jobs.models import TagJob
+from tracetag.tags.jobs.service import requester
 from tracetag.tags.service import issue_tags
 
 log = logging.getLogger("tracetag.tags.jobs")
@@ -189,8 +191,11 @@ class TagJobRunner:
                     log.error("tag job %d: given up after %d attempts", job, MAX_ATTEMPTS)
                     lease.fail(GAVE_UP.format(times=claim.attempt - 1))
                     return
+                with self._factory() as session:  # who asked: the audit event names them
+                    actor = requester(session.get_one(TagJob, claim.job_id))
                 issuance, _created = issue_tags(
                     self._factory,
+                    actor=actor,
                     batch_id=claim.batch_id,
                     producer_id=claim.producer_id,
                     count=claim.count,

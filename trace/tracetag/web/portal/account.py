@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
+from tracetag.audit.models import Channel
+from tracetag.audit.service import Actor
 from tracetag.core.database import utcnow
 from tracetag.core.i18n import N_, gettext
 from tracetag.errors import Invalid
@@ -190,7 +193,19 @@ async def reset(
         passwords: Passwords = request.app.state.passwords
         try:
             await run_in_threadpool(
-                reset_password, session, passwords, token=token, password=password, now=utcnow()
+                partial(
+                    reset_password,
+                    session,
+                    passwords,
+                    token=token,
+                    password=password,
+                    now=utcnow(),
+                    actor=Actor(
+                        Channel.PORTAL,
+                        "password reset link",
+                        client_ip=request.client.host if request.client else None,
+                    ),
+                )
             )
         except InvalidResetLink:
             error = gettext(lang, N_("This link is no longer valid. Please ask for a new one."))

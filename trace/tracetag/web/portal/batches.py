@@ -28,7 +28,7 @@ from tracetag.web.deps import IssuerDep, KeyRingDep, SessionDep, SettingsDep
 from tracetag.web.portal.forms import FormErrors, blank_to_none, invalid, validate
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.routing import portal_router
-from tracetag.web.portal.session import PORTAL, ProducerDep
+from tracetag.web.portal.session import PORTAL, ProducerDep, portal_actor
 from tracetag.web.portal.tags import new_issue_key
 
 router = portal_router("/batches")
@@ -160,7 +160,11 @@ async def create_batch(
         checked = validate(BatchCreate, data, lang)
         try:
             batch = service.create_batch(
-                session, producer_id=user.producer_id, data=checked, issuer=issuer
+                session,
+                producer_id=user.producer_id,
+                data=checked,
+                issuer=issuer,
+                actor=portal_actor(request, user),
             )
         except Invalid as exc:
             raise invalid(lang, exc) from None
@@ -300,7 +304,9 @@ async def correct(
             raise FormErrors({"form": gettext(lang, N_("Nothing was changed."))})
         data = validate(BatchCorrection, changed, lang)
         try:
-            service.correct_batch(session, batch=batch, data=data, issuer=issuer)
+            service.correct_batch(
+                session, batch=batch, data=data, issuer=issuer, actor=portal_actor(request, user)
+            )
         except Invalid as exc:
             raise invalid(lang, exc) from None
     except FormErrors as exc:
@@ -337,7 +343,13 @@ async def recall(
         data = validate(Recall, {"reason": values.get("reason", "")}, lang)
         if batch.status == BatchStatus.RECALLED:
             raise FormErrors({"reason": gettext(lang, N_("This batch is recalled already."))})
-        service.recall_batch(session, batch=batch, reason=data.reason, issuer=issuer)
+        service.recall_batch(
+            session,
+            batch=batch,
+            reason=data.reason,
+            issuer=issuer,
+            actor=portal_actor(request, user),
+        )
     except FormErrors as exc:
         session.rollback()
         context = _batch_context(session, batch, keyring, settings.public_base_url)

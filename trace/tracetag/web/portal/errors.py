@@ -33,6 +33,26 @@ def error_page(request: Request, status_code: int) -> Response:
     )
 
 
+def not_approved_page(request: Request) -> Response:
+    """A producer waiting for approval, or suspended, asked for something to be signed."""
+    lang = portal_lang(request)
+    pages: PortalPages = request.app.state.portal_pages
+    return pages.page(
+        request,
+        "error.html",
+        status_code=403,
+        title=gettext(lang, N_("Not signed yet")),
+        message=gettext(
+            lang,
+            N_(
+                "The service signs batches and tags once an administrator has approved your "
+                "producer (after checking its OCOP certificate), and not while it is suspended. "
+                "Your products are kept; the overview page shows where things stand."
+            ),
+        ),
+    )
+
+
 def form_expired_page(request: Request) -> Response:
     """The answer when a form's token is missing, wrong or too old."""
     lang = portal_lang(request)

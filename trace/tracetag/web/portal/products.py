@@ -25,7 +25,7 @@ from tracetag.web.deps import IssuerDep, SessionDep, SettingsDep
 from tracetag.web.portal.forms import FormErrors, blank_to_none, invalid, validate
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.routing import portal_router
-from tracetag.web.portal.session import PORTAL, ProducerDep
+from tracetag.web.portal.session import PORTAL, ProducerDep, portal_actor
 from tracetag.web.words import category_label, retailer_kind_label
 
 router = portal_router("/products")
@@ -129,11 +129,18 @@ def create_product(
         except Invalid as exc:
             raise invalid(lang, exc) from None
         try:
-            product = service.create_product(session, producer_id=user.producer_id, data=data)
+            product = service.create_product(
+                session,
+                producer_id=user.producer_id,
+                data=data,
+                actor=portal_actor(request, user),
+            )
         except Conflict:
             raise FormErrors({"gtin": _gtin_taken(lang)}) from None
         if picture is not None:
-            service.store_image(session, product=product, image=picture)
+            service.store_image(
+                session, product=product, image=picture, actor=portal_actor(request, user)
+            )
     except FormErrors as exc:
         session.rollback()
         return _form(request, values, exc.errors, 400)
@@ -210,10 +217,10 @@ def replace_image(
         session.rollback()
         errors = invalid(lang, exc).errors
         return _product_page(request, session, product, errors=errors, status=400)
-    if product.image_sha256 != picture.sha256:
-        service.store_image(session, product=product, image=picture)
+    actor = portal_actor(request, user)
+    if service.store_image(session, product=product, image=picture, actor=actor):
         resign_product_batches(
-            session, product=product, issuer=issuer, note="product image updated"
+            session, product=product, issuer=issuer, note="product image updated", actor=actor
         )
     session.commit()
     return RedirectResponse(f"{PORTAL}/products/{product.id}?done=image", status_code=303)
@@ -240,7 +247,12 @@ async def set_places(
     try:
         checked = validate(RetailersIn, {"retailers": data}, lang)
         try:
-            set_retailers(session, product=product, retailers=checked.retailers)
+            set_retailers(
+                session,
+                product=product,
+                retailers=checked.retailers,
+                actor=portal_actor(request, user),
+            )
         except Invalid as exc:
             raise invalid(lang, exc) from None
     except FormErrors as exc:

@@ -144,6 +144,7 @@ async def issue(
         signed=data.signed,
         idempotency_key=data.idempotency_key,
         issuer=issuer,
+        actor=portal_actor(request, user),
     )
     return RedirectResponse(f"{PORTAL}/issuances/{issuance.id}?done=issued", status_code=303)
 
