@@ -8,13 +8,26 @@ Pages work without JavaScript; every state-changing form carries a CSRF token (c
 
 from __future__ import annotations
 
-from tracetag.web.portal import account, batches, dashboard, inspect, products, tags
+from tracetag.web.portal import (
+    account,
+    admin,
+    batches,
+    dashboard,
+    inspect,
+    products,
+    profile,
+    signup,
+    tags,
+)
 
 routers = [
     account.router,
+    signup.router,
     dashboard.router,
     products.router,
     batches.router,
     tags.router,
     inspect.router,
+    profile.router,
+    admin.router,
 ]

@@ -19,7 +19,9 @@ router = portal_router()
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, session: SessionDep, user: ProducerDep) -> Response:
+def dashboard(
+    request: Request, session: SessionDep, user: ProducerDep, done: str | None = None
+) -> Response:
     assert user.producer_id is not None
     pages: PortalPages = request.app.state.portal_pages
     producer = get_producer(session, user.producer_id)
@@ -34,4 +36,5 @@ def dashboard(request: Request, session: SessionDep, user: ProducerDep) -> Respo
         batch_count=len(batches),
         recent=list(reversed(batches[-5:])),
         week=week,
+        done=done,
     )

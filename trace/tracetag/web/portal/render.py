@@ -6,6 +6,7 @@ producer typed is autoescaped; nothing here is marked safe but the project's own
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +22,7 @@ from tracetag.web.words import category_label, producer_kind_label, tag_reason
 
 TEMPLATES_DIR = package_path(PUBLIC_PAGES) / "portal"
 LANG_COOKIE = "tt_lang"
+VIETNAM = timedelta(hours=7)  # no daylight saving
 
 
 def portal_lang(request: Request) -> str:
@@ -32,6 +34,11 @@ def portal_lang(request: Request) -> str:
     if remembered in LANGUAGES:
         return remembered
     return negotiate(None, request.headers.get("accept-language"))
+
+
+def local_time(moment: datetime) -> str:
+    """A stored UTC time as people in Vietnam read it: dd/mm/yyyy HH:MM (UTC+7)."""
+    return (moment.astimezone(UTC) + VIETNAM).strftime("%d/%m/%Y %H:%M")
 
 
 class PortalPages:
@@ -64,6 +71,7 @@ class PortalPages:
                 category=lambda code: category_label(lang, code),
                 producer_kind=lambda code: producer_kind_label(lang, code),
                 tag_reason=lambda code: tag_reason(lang, code),
+                local_time=local_time,
                 lang_url=lambda other: "?" + urlencode({**query, "lang": other}),
                 **context,
             )
