@@ -240,3 +240,50 @@ def test_an_admin_makes_an_inspector_account(
         },
     )
     assert refused.status_code == 400
+
+
+def test_an_owner_adds_a_member_who_sets_a_password_from_the_mailed_link(
+    app,
+    signed_in: TestClient,
+    owner: Account,
+    session: Session,  # type: ignore[no-untyped-def]
+) -> None:
+    sent: list[str] = []
+
+    class Inbox:
+        def send(self, *, to: str, subject: str, body: str) -> None:
+            sent.append(body)
+
+    app.state.mailer = Inbox()
+    token = form_token(signed_in, "/portal/profile")
+    added = signed_in.post(
+        "/portal/members",
+        data={
+            "csrftoken": token,
+            "name": "Phạm Văn Năm",
+            "email": "nam@htx.example",
+            "member_role": "staff",
+        },
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    link = re.search(r"https://tracetag\.test(/portal/password/reset\?token=\S+)", sent[0])
+    assert link and "Nguyễn Thị Lan" in sent[0]
+    member = session.scalars(select(User).where(User.email == "nam@htx.example")).one()
+    assert (member.producer_id, member.member_role) == (owner.producer_id, "staff")
+    with TestClient(app, base_url="https://tracetag.test") as newcomer:
+        form = form_token(newcomer, link.group(1))
+        new = "mật khẩu của Năm 2026"
+        set_ = newcomer.post(
+            "/portal/password/reset",
+            data={
+                "csrftoken": form,
+                "token": link.group(1).split("token=")[1],
+                "password": new,
+                "password_again": new,
+            },
+            follow_redirects=False,
+        )
+        assert set_.status_code == 303
+        sign_in(newcomer, "nam@htx.example", new)
+        assert newcomer.get("/portal/keys").status_code == 403  # staff
