@@ -197,6 +197,21 @@ def test_an_operator_migrates_makes_a_key_loads_the_demo_and_serves(
         assert verified in batch.text and "Gạo ST25 Thạnh Phú" in batch.text
         assert f"<style>{css}</style>" in batch.text
         assert http.get("/static/style.css").text == css
+        # The portal's templates and stylesheet ship too, and the printed demo login opens it.
+        login = re.search(r"producer login:\s+(\S+)\s+password: (\S+)", demo)
+        assert login is not None, demo
+        form = http.get("/portal/login")
+        assert form.status_code == 200 and vi.gettext("Sign in") in form.text
+        assert http.get("/static/portal.css").status_code == 200
+        token = re.search(r'name="csrftoken" value="([^"]+)"', form.text)
+        assert token is not None
+        signed_in = http.post(
+            "/portal/login",
+            data={"email": login[1], "password": login[2], "csrftoken": token[1]},
+        )
+        assert signed_in.status_code == 303
+        assert "Gạo ST25 Thạnh Phú" in http.get("/portal/dashboard").text
+    assert (data / "secret_key").stat().st_mode & 0o777 == 0o600  # made at first start
     assert "Traceback" not in (tmp_path / "serve.log").read_text()
 
     assert (data / "tracetag.db").is_file()
