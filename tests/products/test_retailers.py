@@ -269,3 +269,20 @@ def test_the_database_refuses_what_no_page_may_show(
     }
     with pytest.raises(IntegrityError), session.begin_nested():
         session.execute(insert(ProductRetailer).values(row))
+
+
+def test_a_suspended_producer_cannot_change_where_to_buy(
+    session: Session, product: Product
+) -> None:
+    from tracetag.errors import ProducerNotApproved
+    from tracetag.producers.service import suspend_producer
+
+    set_retailers(session, product=product, retailers=[_in(**FLOOR)], actor=factories.ACTOR)
+    suspend_producer(
+        session, producer_id=product.producer_id, reason="Hết hạn OCOP", actor=factories.ACTOR
+    )
+    with pytest.raises(ProducerNotApproved):
+        set_retailers(
+            session, product=product, retailers=[_in(**SUPERMARKET)], actor=factories.ACTOR
+        )
+    assert [n for _p, n, *_ in _stored(session, product)] == [FLOOR["name"]]

@@ -219,5 +219,8 @@ def create_app(
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf"),
     )
     # Added last: the outermost layer.
-    app.add_middleware(SecurityHeaders, headers=security_headers(pages.stylesheet_csp_source))
+    https = settings.public_base_url.startswith("https://")
+    app.add_middleware(
+        SecurityHeaders, headers=security_headers(pages.stylesheet_csp_source, https=https)
+    )
     return app

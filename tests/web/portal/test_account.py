@@ -179,3 +179,47 @@ def test_a_password_reset_link_sets_a_new_password_once(
     )
     assert again.status_code == 400 and "không còn hiệu lực" in again.text
     sign_in(client, owner.email, new)
+
+
+def test_signing_in_again_ends_the_session_the_browser_held_and_renews_the_form_token(
+    client: TestClient, owner: Account, session: Session
+) -> None:
+    sign_in(client, owner.email)
+    first = client.cookies.get("tt_session")
+    old_token = form_token(client, "/portal/dashboard")
+    sign_in(client, owner.email)
+    assert client.cookies.get("tt_session") != first
+    live = session.scalars(select(UserSession).where(UserSession.ended_at.is_(None))).all()
+    assert len(live) == 1  # the earlier session of this browser has ended
+    assert form_token(client, "/portal/dashboard") != old_token
+
+
+def test_a_flood_of_reset_requests_for_one_address_sends_a_few_mails(
+    client: TestClient,
+    owner: Account,
+    app,  # type: ignore[no-untyped-def]
+) -> None:
+    sent: list[str] = []
+
+    class Inbox:
+        def send(self, *, to: str, subject: str, body: str) -> None:
+            sent.append(to)
+
+    app.state.mailer = Inbox()
+    token = form_token(client, "/portal/password/forgot")
+    for _ in range(8):
+        answer = client.post(
+            "/portal/password/forgot", data={"email": owner.email, "csrftoken": token}
+        )
+        assert answer.status_code == 200 and "Nếu địa chỉ này có tài khoản" in answer.text
+    assert len(sent) == 3
+
+
+def test_a_form_with_more_files_than_it_takes_is_refused(signed_in: TestClient) -> None:
+    token = form_token(signed_in, "/portal/batches/new")
+    answer = signed_in.post(
+        "/portal/batches/new",
+        data={"csrftoken": token, "lot": "X"},
+        files=[("junk", (f"f{i}.txt", b"x", "text/plain")) for i in range(3)],
+    )
+    assert answer.status_code == 400

@@ -12,22 +12,50 @@ def _run(coro):  # type: ignore[no-untyped-def]
     return asyncio.run(coro)
 
 
-def test_failures_on_one_account_hold_it_from_every_client() -> None:
-    async def scenario() -> tuple[list[int | None], int | None, int | None]:
+def test_failures_on_one_account_from_one_client_hold_that_client_only() -> None:
+    async def scenario() -> tuple[list[int | None], int | None, int | None, int | None]:
         throttle = LoginThrottle(RateLimiter("memory://"))
         waits = []
-        for i in range(6):
-            waits.append(await throttle.wait(email="Lan@htx.vn", ip=f"203.0.113.{i}"))
-            await throttle.failed(email="lan@htx.vn", ip=f"203.0.113.{i}")
-        after = await throttle.wait(email="LAN@htx.vn", ip="198.51.100.7")
-        other = await throttle.wait(email="binh@htx.vn", ip="198.51.100.7")
-        return waits, after, other
+        for _ in range(6):
+            waits.append(await throttle.wait(email="Lan@htx.vn", ip="203.0.113.7"))
+            await throttle.failed(email="lan@htx.vn", ip="203.0.113.7")
+        same_network = await throttle.wait(email="LAN@htx.vn", ip="203.0.113.7")
+        the_office = await throttle.wait(email="lan@htx.vn", ip="198.51.100.7")
+        other = await throttle.wait(email="binh@htx.vn", ip="203.0.113.7")
+        return waits, same_network, the_office, other
 
-    waits, after, other = _run(scenario())
+    waits, same_network, the_office, other = _run(scenario())
     assert waits[:5] == [None] * 5  # five tries a minute go through
     assert waits[5] is not None and 1 <= waits[5] <= 60
-    assert after is not None and 1 <= after <= 60  # the account, from another network too
+    assert same_network is not None  # another spelling of the address, the same client
+    assert the_office is None  # the owner's own network is not locked out by a stranger
     assert other is None  # another account is not held
+
+
+def test_one_account_guessed_from_many_networks_is_held_everywhere() -> None:
+    async def scenario() -> tuple[list[int | None], int | None]:
+        throttle = LoginThrottle(RateLimiter("memory://"))
+        waits = []
+        for i in range(31):
+            ip = f"198.51.{i}.1"  # a network each, as a botnet would
+            waits.append(await throttle.wait(email="lan@htx.vn", ip=ip))
+            await throttle.failed(email="lan@htx.vn", ip=ip)
+        return waits, await throttle.wait(email="lan@htx.vn", ip="192.0.2.1")
+
+    waits, fresh_network = _run(scenario())
+    assert waits[:30] == [None] * 30
+    assert waits[30] is not None and fresh_network is not None
+
+
+def test_spellings_of_one_address_share_a_counter() -> None:
+    async def scenario() -> int | None:
+        throttle = LoginThrottle(RateLimiter("memory://"))
+        nfd = "le\u0302\u0301@htx.vn"  # ế typed as e + two combining marks
+        for _ in range(5):
+            await throttle.failed(email=nfd, ip="203.0.113.7")
+        return await throttle.wait(email="\u1ebf".join(["l", "@htx.vn"]), ip="203.0.113.7")
+
+    assert _run(scenario()) is not None
 
 
 def test_one_client_trying_many_accounts_is_held() -> None:
@@ -48,8 +76,8 @@ def test_the_delay_grows_with_the_window_that_is_full() -> None:
     """Past the hourly limit the wait is up to an hour, not a minute."""
 
     async def scenario() -> tuple[int | None, int | None]:
-        short = Rule.parse("login_account", "2/minute;3/hour")
-        throttle = LoginThrottle(RateLimiter("memory://"), per_account=short)
+        short = Rule.parse("login_account_client", "2/minute;3/hour")
+        throttle = LoginThrottle(RateLimiter("memory://"), per_account_and_client=short)
         for _ in range(2):
             await throttle.failed(email="lan@htx.vn", ip="203.0.113.1")
         minute = await throttle.wait(email="lan@htx.vn", ip="203.0.113.1")

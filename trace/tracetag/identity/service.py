@@ -7,13 +7,15 @@ import secrets
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tracetag.audit.service import Actor, record_change, stored_record
 from tracetag.core.database import utcnow
+from tracetag.core.fields import Text
 from tracetag.errors import Conflict, Invalid, TraceError
 from tracetag.identity.models import MemberRole, PasswordReset, Role, User, UserSession
 from tracetag.identity.passwords import Passwords, check_new_password
@@ -81,7 +83,7 @@ def create_user(
     now = utcnow()
     user = User(
         email=address,
-        name=unicodedata.normalize("NFC", name).strip(),
+        name=_clean_name(name),
         password_hash=passwords.hash(password),
         role=role.value,
         producer_id=producer_id,
@@ -103,6 +105,17 @@ def create_user(
         details={"email": user.email, "role": user.role},
     )
     return user
+
+
+_NAME = TypeAdapter(Annotated[str, Text.for_column(User.name)])
+
+
+def _clean_name(name: str) -> str:
+    """A person's name under the text policy every stored field keeps (core/fields.py)."""
+    try:
+        return _NAME.validate_python(name)
+    except ValidationError as exc:
+        raise Invalid("name", exc.errors()[0]["msg"]) from None
 
 
 def user_record(user: User) -> dict[str, Any]:

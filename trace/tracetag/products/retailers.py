@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from tracetag.audit.service import Actor, record_change, stored_record
 from tracetag.core.database import utcnow
-from tracetag.errors import Invalid
+from tracetag.errors import Invalid, ProducerNotApproved
+from tracetag.producers.models import Producer, ProducerStatus
 from tracetag.products.models import Product
 from tracetag.products.retailer_models import MAX_RETAILERS, ProductRetailer
 from tracetag.products.retailer_schemas import RetailerIn
@@ -39,6 +40,14 @@ def set_retailers(
     one as it was.
     """
     _check(retailers)
+    producer = session.get(Producer, product.producer_id)
+    if producer is not None and producer.status == ProducerStatus.SUSPENDED:
+        # A suspended producer's places would still show on its public pages and in the
+        # resolver's redirects: it cannot point consumers at a new address meanwhile.
+        raise ProducerNotApproved(
+            f"producer {producer.id} is suspended ({producer.status_reason}): its places to buy "
+            "cannot change until an administrator reinstates it"
+        )
     # Two saves of one product's list at once: the second waits for the first and then replaces
     # it, rather than failing on a position the first has just taken (PostgreSQL; a SQLite
     # writer holds the database lock already).

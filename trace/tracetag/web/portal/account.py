@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import Form, Request
+from fastapi import BackgroundTasks, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
@@ -28,6 +28,7 @@ from tracetag.identity.service import (
     start_session,
 )
 from tracetag.web.deps import SessionDep, SettingsDep
+from tracetag.web.portal.csrf import FormTokens
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.routing import portal_router
 from tracetag.web.portal.session import (
@@ -40,16 +41,24 @@ from tracetag.web.portal.session import (
     set_session_cookie,
 )
 from tracetag.web.portal.throttle import LoginThrottle
+from tracetag.web.ratelimit import RateLimiter, Rule, client_key
 
 router = portal_router()
 
 Text = Annotated[str, Form(max_length=300)]
+RESETS_PER_CLIENT = Rule.parse("reset-client", "10/hour;30/day")
+RESETS_PER_ADDRESS = Rule.parse("reset-address", "3/hour;10/day")
 Secret = Annotated[str, Form(max_length=1000)]
 
 
 def _pages(request: Request) -> PortalPages:
     pages: PortalPages = request.app.state.portal_pages
     return pages
+
+
+def _tokens(request: Request) -> FormTokens:
+    tokens: FormTokens = request.app.state.form_tokens
+    return tokens
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -119,11 +128,15 @@ async def login(
             done=None,
         )
     policy: SessionPolicy = request.app.state.session_policy
+    earlier = request.cookies.get(SESSION_COOKIE)
+    if earlier:  # a session this browser held before (another user's, or its own) ends now
+        end_session(session, token=earlier, now=now)
     _row, token = start_session(session, user=user, now=now, policy=policy)
     session.commit()
     target = safe_next(next) or home_of(Role(user.role))
     response = _see_other(target)
     set_session_cookie(response, token, settings, int(policy.absolute.total_seconds()))
+    _tokens(request).forget(response)
     return response
 
 
@@ -135,6 +148,7 @@ def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Resp
         session.commit()
     response = _see_other(f"{PORTAL}/login?done=logout")
     clear_session_cookie(response, settings)
+    _tokens(request).forget(response)
     return response
 
 
@@ -144,17 +158,33 @@ def forgot_form(request: Request) -> Response:
 
 
 @router.post("/password/forgot")
-def forgot(
-    request: Request, session: SessionDep, settings: SettingsDep, email: Text = ""
+async def forgot(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+    email: Text = "",
 ) -> Response:
+    """Mail a one-time link. The answer is the same, and as quick, whether or not the address
+    has an account: the mail goes out after the answer, and a flood of requests for one address
+    or from one client sends no more than a few."""
     lang = portal_lang(request)
-    found = request_reset(session, email=email, now=utcnow())
+    limiter: RateLimiter = request.app.state.limiter
+    ip = request.client.host if request.client else None
+    held = [
+        await limiter.hit(RESETS_PER_CLIENT, client_key(ip)),
+        await limiter.hit(RESETS_PER_ADDRESS, email.strip().casefold()[:254]),
+    ]
+    found = None
+    if not any(held):
+        found = request_reset(session, email=email, now=utcnow())
     if found is not None:
         user, token = found
         session.commit()
         link = f"{settings.public_base_url}{PORTAL}/password/reset?token={token}"
         mailer: Mailer = request.app.state.mailer
-        mailer.send(
+        background.add_task(
+            mailer.send,
             to=user.email,
             subject=gettext(lang, N_("Set a new tracetag password")),
             body=gettext(
@@ -167,7 +197,6 @@ def forgot(
             )
             % {"link": link},
         )
-    # The same answer whether or not the address has an account.
     return _pages(request).page(request, "forgot.html", email=email, sent=True)
 
 

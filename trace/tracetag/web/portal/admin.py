@@ -24,7 +24,7 @@ from tracetag.producers.models import Producer, ProducerStatus
 from tracetag.producers.schemas import Suspension
 from tracetag.web.deps import SessionDep
 from tracetag.web.portal.account import password_problem
-from tracetag.web.portal.forms import FormErrors, validate
+from tracetag.web.portal.forms import FormErrors, name_problem, validate
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.routing import portal_router
 from tracetag.web.portal.session import PORTAL, AdminDep, portal_actor
@@ -205,6 +205,8 @@ async def add_user(request: Request, session: SessionDep, user: AdminDep) -> Res
         except Invalid as exc:
             if exc.field == "password":
                 raise FormErrors({"password": password_problem(lang, exc)}) from None
+            if exc.field == "name":
+                raise FormErrors({"name": name_problem(lang)}) from None
             raise FormErrors(
                 {"email": gettext(lang, N_("Enter an e-mail address such as ten@htx.vn."))}
             ) from None

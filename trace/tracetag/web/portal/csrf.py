@@ -26,6 +26,8 @@ CSRF_COOKIE = "tt_csrf"
 FIELD = "csrftoken"
 MAX_AGE = 12 * 3600  # a form may stay open as long as a session lasts
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+IMAGE_FORMS = ("/products/new", "/image")  # the only forms that carry a file: one photo
+MAX_FIELDS = 200  # the largest form, a batch with its stages, has under a hundred
 
 
 class _Protect(CsrfProtect):
@@ -63,6 +65,10 @@ class FormTokens:
         token, signed = self.protect.generate_csrf_tokens(self.secret)
         return token, signed
 
+    def forget(self, response: Response) -> None:
+        """A new token pair after signing in or out: one planted before cannot be used after."""
+        response.delete_cookie(CSRF_COOKIE, path=PORTAL, httponly=True, samesite="lax")
+
     def set_cookie(self, response: Response, signed: str) -> None:
         response.set_cookie(
             CSRF_COOKIE,
@@ -77,7 +83,10 @@ class FormTokens:
     async def check(self, request: Request) -> None:
         if request.method not in UNSAFE:
             return
-        await request.form()  # parsed once and kept; the library reads the field from it
+        # Parsed once here and kept by Starlette, so these limits are the form's limits: a
+        # route's own request.form(max_files=…) later gets this parse back.
+        files = 1 if request.url.path.endswith(IMAGE_FORMS) else 0
+        await request.form(max_files=files, max_fields=MAX_FIELDS)
         try:
             await self.protect.validate_csrf(request, secret_key=self.secret)
         except CsrfProtectError as exc:

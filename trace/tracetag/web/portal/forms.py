@@ -106,3 +106,8 @@ def blank_to_none(value: str | None) -> str | None:
         return None
     value = value.strip()
     return value or None
+
+
+def name_problem(lang: str) -> str:
+    """A person's name that breaks the text rule (too long, an invisible character)."""
+    return gettext(lang, N_("Write the name on one line, in at most 200 characters."))

@@ -22,7 +22,7 @@ from tracetag.identity.passwords import Passwords
 from tracetag.identity.service import create_user, request_reset
 from tracetag.producers.service import get_producer
 from tracetag.web.deps import SessionDep, SettingsDep
-from tracetag.web.portal.forms import FormErrors
+from tracetag.web.portal.forms import FormErrors, name_problem
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.routing import portal_router
 from tracetag.web.portal.session import PORTAL, OwnerDep, ProducerDep, portal_actor
@@ -166,7 +166,9 @@ async def add_member(
             raise FormErrors(
                 {"email": gettext(lang, N_("This e-mail address has an account already."))}
             ) from None
-        except Invalid:
+        except Invalid as exc:
+            if exc.field == "name":
+                raise FormErrors({"name": name_problem(lang)}) from None
             raise FormErrors(
                 {"email": gettext(lang, N_("Enter an e-mail address such as ten@htx.vn."))}
             ) from None

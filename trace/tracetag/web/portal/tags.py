@@ -221,12 +221,13 @@ def labels(
     issuance = service.get_issuance(session, producer_id=user.producer_id, issuance_id=issuance_id)
     batch = session.get(Batch, issuance.batch_id)
     assert batch is not None
-    sheet = PRESETS.get(layout, PRESETS[DEFAULT_PRESET]).layout
+    preset = PRESETS.get(layout, PRESETS[DEFAULT_PRESET])
+    sheet = preset.layout
     try:
         check_export(export_format, sheet, issuance, batch, settings.public_base_url)
-    except ValueError:
+    except ValueError:  # back to the chooser, which says why this layout cannot print them
         return RedirectResponse(
-            f"{PORTAL}/issuances/{issuance.id}?layout={layout}", status_code=303
+            f"{PORTAL}/issuances/{issuance.id}?layout={preset.code}", status_code=303
         )
     return StreamingResponse(
         export(
