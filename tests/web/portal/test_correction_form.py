@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -62,12 +61,6 @@ def form_values(html: str, action: str) -> dict[str, str]:
     return parser.values
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="public_pages/portal/_batch_fields.html gives a stage's note a one-line <input>: the "
-    "browser drops the note's line breaks, and web/portal/batches.py correct() takes that for a "
-    "change and signs the flattened note. Fix: field(..., type='textarea') for stages.N.note.",
-)
 def test_a_price_correction_leaves_a_stage_note_of_several_lines_as_it_is(
     signed_in: TestClient, owner: Account, session: Session, issuer: Issuer
 ) -> None:
