@@ -14,6 +14,20 @@ from pathlib import Path
 import httpx
 
 
+def tracetag_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """Run a `tracetag` command as a user does; what it printed, once it succeeded."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tracetag.cli", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"tracetag {' '.join(args)}:\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.databases import backends, fresh_database
-from tests.servers import free_port, tracetag_serve
+from tests.servers import free_port, tracetag_cli, tracetag_serve
 from tracetag.core.database import make_engine, make_session_factory
 from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.scans.models import Scan
@@ -37,18 +36,6 @@ class Server:
     log: Path
 
 
-def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "tracetag.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
 @pytest.fixture(params=backends())
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     port = free_port()
@@ -63,9 +50,9 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
             "TRACETAG_RATE_SCAN": "1000000/minute",
             "TRACETAG_RATE_UNKNOWN_SERIAL": "1000000/minute",
         }
-        _cli(env, "keys", "generate")
-        _cli(env, "demo")
-        _cli(env, "tags", "issue", "1", "--count", "200", "--key", "load")
+        tracetag_cli(env, "keys", "generate")
+        tracetag_cli(env, "demo")
+        tracetag_cli(env, "tags", "issue", "1", "--count", "200", "--key", "load")
         engine = make_engine(url)
         with make_session_factory(engine)() as session:
             rows = session.execute(select(Tag.gtin, Tag.serial, Tag.digsig)).all()

@@ -1,51 +1,28 @@
 """Every scenario page in a phone-sized Chromium: screenshots, axe-core, nothing render-blocking.
 
-Debian's chromium (/usr/bin/chromium), driven by Playwright; no browser is downloaded. Under
-CI=true a missing browser or Playwright fails these tests; elsewhere they skip and say why.
-Screenshots and axe reports go to $TRACETAG_ARTIFACTS (default var/artifacts).
+Debian's chromium (/usr/bin/chromium), driven by Playwright (tests/browsers.py: under CI=true a
+missing browser fails these tests; elsewhere they skip and say why). Screenshots and axe reports
+go to $TRACETAG_ARTIFACTS (default var/artifacts).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests import REPO_ROOT
+from tests.browsers import ARTIFACTS, need_playwright
 from tests.web.public.site import PHONE, SCENARIOS, Site
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-if not IN_CI:  # in CI an import error fails the run, as it should
-    pytest.importorskip("playwright", reason="Playwright is not installed (the test extra)")
-    pytest.importorskip("axe_playwright_python", reason="axe-playwright-python is not installed")
+need_playwright()
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage  # noqa: E402
 
-ARTIFACTS = Path(os.environ.get("TRACETAG_ARTIFACTS") or REPO_ROOT / "var" / "artifacts")
 LANGS = ("vi", "en")
 HEADER_GREEN = "rgb(20, 83, 45)"  # .top's background in style.css
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(f"CI=true, and {reason}: .ci/run installs it", pytrace=False)
-        pytest.skip(reason)
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
