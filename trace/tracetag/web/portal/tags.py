@@ -150,21 +150,31 @@ async def issue(
 
 
 @router.get("/tag-jobs/{job_id}")
-def job_page(request: Request, job_id: int, session: SessionDep, user: ProducerDep) -> Response:
-    """A job's progress; the page reloads itself every few seconds (no JavaScript) until the
-    job is done or failed."""
+def job_page(
+    request: Request,
+    job_id: int,
+    session: SessionDep,
+    user: ProducerDep,
+    refresh: str | None = None,
+) -> Response:
+    """A job's progress. Until the job ends the page asks the browser to load it again every
+    few seconds (the HTTP Refresh header, no JavaScript), and offers to stop that: a reader who
+    needs the page to hold still can turn it off (WCAG 2.2.1, Timing Adjustable)."""
     assert user.producer_id is not None
     job = get_job(session, producer_id=user.producer_id, job_id=job_id)
     batch = session.get(Batch, job.batch_id)
     assert batch is not None
     finished = job.status in (JobStatus.DONE, JobStatus.FAILED)
+    updating = not finished and refresh != "off"
     return _pages(request).page(
         request,
         "tag_job.html",
+        headers={"Refresh": str(REFRESH_SECONDS)} if updating else None,
         job=job,
         batch=batch,
         percent=int(100 * job.done_count / job.count) if job.count else 0,
-        refresh=None if finished else REFRESH_SECONDS,
+        finished=finished,
+        updating=updating,
     )
 
 
