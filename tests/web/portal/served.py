@@ -37,6 +37,7 @@ class Portal:
     base: str
     database_url: str
     producer: Login
+    admin: Login
     inspector: Login
     log: Path
 
@@ -80,13 +81,14 @@ def serve_portal(backend: str, data_dir: Path) -> Iterator[Portal]:
         )
         printed = tracetag_cli(env, "demo")
         logins = {role: Login(email, pw) for role, email, pw in LOGIN.findall(printed)}
-        assert "producer" in logins, f"`tracetag demo` printed no producer login:\n{printed}"
+        assert {"producer", "admin"} <= set(logins), f"`tracetag demo` printed:\n{printed}"
         with tracetag_serve(env, port, data_dir / "server.log", ready="/readyz"):
             yield Portal(
                 backend=backend,
                 base=base,
                 database_url=url,
                 producer=logins["producer"],
+                admin=logins["admin"],
                 inspector=Login(INSPECTOR, password),
                 log=data_dir / "server.log",
             )

@@ -12,6 +12,7 @@ Chromium as tests/browsers.py finds it: under CI=true a missing browser fails th
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -554,3 +555,56 @@ def test_keyboard_alone_signs_in_and_adds_a_product(
     assert page.locator("img.thumb").evaluate("img => img.complete && img.naturalWidth > 0")
     # Every stop of the product page, its forms for the photo and the places to buy included.
     assert _tab_through(page) > 20
+
+
+def test_a_business_signs_up_on_a_phone_and_an_admin_approves_it_at_the_office(
+    portal: Portal, phone: BrowserContext, pc: BrowserContext, seen: Seen
+) -> None:
+    newcomer = phone.new_page()
+    newcomer.goto(f"{portal.base}/portal/login")
+    newcomer.get_by_role("link", name=t("Sign up your business")).click()
+    newcomer.wait_for_url("**/portal/signup")
+    code = f"HTX-{secrets.token_hex(3).upper()}"
+    fields = {
+        "#f-name": "Hợp tác xã Chè Shan tuyết Suối Giàng",
+        "#f-registration_code": code,
+        "#f-address_line": "Thôn Pang Cáng",
+        "#f-commune": "Xã Suối Giàng",
+        "#f-province": "Tỉnh Yên Bái",
+        "#f-ocop\\.stars": "4",
+        "#f-ocop\\.certificate_no": "312/QĐ-UBND",
+        "#f-ocop\\.issuer": "UBND tỉnh Yên Bái",
+        "#f-ocop\\.issued_on": "2025-08-15",
+        "#f-account_name": "Giàng A Páo",
+        "#f-account_email": f"pao.{code.lower()}@che.example",
+        "#f-password": "chè shan tuyết 2026",
+        "#f-password_again": "chè shan tuyết 2026",
+    }
+    newcomer.locator("#f-kind").select_option("cooperative")
+    for selector, value in fields.items():
+        newcomer.locator(selector).fill(value)
+    seen.shoot(newcomer, "signup")
+    newcomer.get_by_role("button", name=t("Sign up"), exact=True).click()
+    newcomer.wait_for_url("**/portal/dashboard?done=signed-up")
+    assert t("Waiting for approval.") in newcomer.locator("main").inner_text()
+    seen.shoot(newcomer, "signed-up")
+
+    office = pc.new_page()
+    _sign_in(office, portal, portal.admin, None, "/portal/admin")
+    seen.shoot(office, "admin")
+    office.get_by_role("link", name=fields["#f-name"]).first.click()
+    office.wait_for_url("**/portal/admin/producers/*")
+    assert "312/QĐ-UBND" in office.locator("main").inner_text()
+    seen.shoot(office, "admin-producer")
+    office.get_by_role("button", name=t("Approve")).click()
+    office.wait_for_url("**?done=approve")
+    assert t("Approved") in office.locator("main").inner_text()
+
+    newcomer.goto(f"{portal.base}/portal/dashboard")
+    assert t("Waiting for approval.") not in newcomer.locator("main").inner_text()
+    office.goto(f"{portal.base}/portal/admin/audit?q=producer.approve")
+    assert "producer.approve" in office.locator("main").inner_text()
+    seen.shoot(office, "audit")
+    assert not seen.serious, seen.serious
+    assert not seen.english, seen.english
+    assert not seen.too_wide, seen.too_wide
