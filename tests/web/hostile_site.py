@@ -110,6 +110,7 @@ def _values() -> dict[str, str]:
         "recall.reason": f"Nấm mốc {SCRIPT} {SVG}",
         "user.producer": f"Nguyễn Thị Lan {SCRIPT} {IMG}",
         "user.inspector": f"Thanh tra {SVG} {TEMPLATE}",
+        "user.admin": f"Quản trị {IMG} {TEMPLATE}",
     }
 
 
@@ -119,6 +120,8 @@ class HostileSite:
     typed: dict[str, str]  # field → the value as stored (a web address normalized)
     owner: str  # e-mail addresses to sign in with PASSWORD
     inspector: str
+    admin: str
+    producer_id: int
     gtin: str
     product_id: int
     batch_id: int  # corrected, tagged, with a tag job queued
@@ -238,6 +241,7 @@ def _build(factory: sessionmaker[Session], issuer: Issuer) -> HostileSite:
         batch, recalled = _batches(session, issuer, product, typed)
         owner = _user(session, typed, Role.PRODUCER, product.producer_id)
         inspector = _user(session, typed, Role.INSPECTOR, None)
+        admin = _user(session, typed, Role.ADMIN, None)
         session.commit()
     issuance, tags = factories.make_tags(factory, issuer, batch, TAG_COUNT)  # commits itself
     with factory() as session:
@@ -261,6 +265,8 @@ def _build(factory: sessionmaker[Session], issuer: Issuer) -> HostileSite:
         typed=typed,
         owner=owner,
         inspector=inspector,
+        admin=admin,
+        producer_id=product.producer_id,
         gtin=product.gtin,
         product_id=product.id,
         batch_id=batch.id,

@@ -160,6 +160,7 @@ def contexts(browser: Browser, site: HostileSite) -> Iterator[dict[str, BrowserC
     made = {
         "producer": _signed_in(browser, site, site.owner),
         "inspector": _signed_in(browser, site, site.inspector),
+        "admin": _signed_in(browser, site, site.admin),
         "visitor": browser.new_context(),
     }
     yield made
@@ -495,6 +496,22 @@ VISITS: dict[str, Visit] = {
         "inspector",
         _portal("/portal/inspect/batches/{s.recalled_id}"),
         ["product.name", "recalled.lot", "recall.reason"],
+    ),
+    "portal-profile": Visit("producer", _portal("/portal/profile"), [*PRODUCER, "user.producer"]),
+    "portal-history": Visit("producer", _portal("/portal/history"), []),
+    "admin-overview": Visit(
+        "admin", _portal("/portal/admin"), ["user.admin", "producer.name", "ocop.issuer"]
+    ),
+    "admin-producer": Visit(
+        "admin",
+        _portal("/portal/admin/producers/{s.producer_id}"),
+        ["user.admin", *PRODUCER, "user.producer"],
+    ),
+    "admin-users": Visit("admin", _portal("/portal/admin/users"), ["user.inspector", "user.admin"]),
+    "admin-audit": Visit(
+        "admin",
+        lambda s: "/portal/admin/audit?q=" + quote(SCRIPT),
+        ["user.admin"],
     ),
     "public-batch": Visit(
         "visitor", lambda s: s.batch_path, [*RECORD, "correction.note"], links=PLACE_LINKS
