@@ -263,6 +263,14 @@ def run_readme(cli: Cli, tmp: Path, port: int) -> None:
             assert http.get(producers, headers=spare_auth).status_code == 401
             assert "revoked" in cli("admin", "list-keys").stdout
             assert "no API key has id 999999" in cli("admin", "revoke-key", "999999", code=2).stderr
+            # README: tracetag admin create-key --producer-id 1 --label "phần mềm bán hàng"
+            label = "phần mềm bán hàng"
+            own = cli("admin", "create-key", "--producer-id", "1", "--label", label).stdout.strip()
+            mine = http.get("/api/v1/me", headers={"Authorization": f"Bearer {own}"})
+            assert mine.status_code == 200 and mine.json()["id"] == 1
+            assert label in cli("admin", "list-keys", "--producer-id", "1").stdout
+            missing = cli("admin", "create-key", "--producer-id", "999999", code=2).stderr
+            assert "no producer has id 999999" in missing
             # README: curl -o jwks.json …/.well-known/jwks.json; save the record's JWS
             (tmp / "jwks.json").write_bytes(http.get("/.well-known/jwks.json").content)
             record = http.get(page[1], headers={"Accept": "application/json"}).json()
@@ -298,4 +306,5 @@ def run_readme(cli: Cli, tmp: Path, port: int) -> None:
         "producer.reinstate",
         "api_key.create",
         "api_key.revoke",
+        "api_key.create",  # the producer's key, named
     ]

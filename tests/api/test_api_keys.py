@@ -54,3 +54,20 @@ def test_revoking_is_for_admins_and_names_a_real_key(
         headers=producer_auth.headers,
     )
     assert listed.status_code == 403
+
+
+def test_an_admin_names_a_producers_key_through_the_api_and_the_cli(
+    client: TestClient, admin_key: str, session: Session
+) -> None:
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    producer_id = client.post(
+        "/api/v1/admin/producers", json=factories.producer_data(), headers=admin
+    ).json()["id"]
+    keys_url = f"/api/v1/admin/producers/{producer_id}/api-keys"
+    named = client.post(keys_url, json={"label": "phần mềm bán hàng"}, headers=admin)
+    plain = client.post(keys_url, headers=admin)
+    assert named.status_code == plain.status_code == 201
+    bad = client.post(keys_url, json={"label": "x" * 101}, headers=admin)
+    assert bad.status_code == 422
+    labels = [k["label"] for k in client.get(keys_url, headers=admin).json()]
+    assert labels == ["api", "phần mềm bán hàng"]  # newest first

@@ -13,6 +13,7 @@ from tracetag.producers.models import ProducerStatus
 from tracetag.producers.schemas import (
     ApiKeyInfo,
     ApiKeyOut,
+    KeyRequest,
     ProducerCreate,
     ProducerOut,
     Suspension,
@@ -94,12 +95,18 @@ def reinstate_producer(
     responses=errors(404),
 )
 def issue_producer_key(
-    producer_id: ResourceId, session: SessionDep, _: AdminDep, actor: ActorDep
+    producer_id: ResourceId,
+    session: SessionDep,
+    _: AdminDep,
+    actor: ActorDep,
+    data: KeyRequest | None = None,
 ) -> ApiKeyOut:
-    """Issue an API key for a producer; the key is shown only in this answer."""
+    """Issue an API key for a producer, named by an optional `{"label": "…"}`; the key is shown
+    only in this answer."""
     producer = service.get_producer(session, producer_id)
+    label = data.label if data is not None else "api"
     row, token = create_key(
-        session, role="producer", producer_id=producer.id, label="api", actor=actor
+        session, role="producer", producer_id=producer.id, label=label, actor=actor
     )
     session.commit()
     return ApiKeyOut(

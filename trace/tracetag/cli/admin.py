@@ -23,14 +23,34 @@ app = typer.Typer(help="Administration.", no_args_is_help=True)
 
 
 @app.command("create-key")
-def admin_create_key(label: str = "cli") -> None:
-    """Create an admin API key and print it once."""
+def admin_create_key(
+    label: str = typer.Option("cli", help="What the key is for; `list-keys` shows it."),
+    producer_id: int | None = typer.Option(
+        None, help="Make a producer's key for its integrations instead of an admin key."
+    ),
+) -> None:
+    """Create an API key (an admin's, or with --producer-id a producer's) and print it once."""
+    from tracetag.errors import NotFound
     from tracetag.identity.api_keys import create_key
+    from tracetag.producers.service import get_producer
 
     settings = _common.settings()
     factory = _common.session_factory(settings)
     with factory() as session:
-        _row, token = create_key(session, role="admin", label=label, actor=_common.actor())
+        if producer_id is not None:
+            try:
+                producer = get_producer(session, producer_id)
+            except NotFound:
+                raise _common.fail(f"no producer has id {producer_id}") from None
+            _row, token = create_key(
+                session,
+                role="producer",
+                producer_id=producer.id,
+                label=label,
+                actor=_common.actor(),
+            )
+        else:
+            _row, token = create_key(session, role="admin", label=label, actor=_common.actor())
         session.commit()
     typer.echo(token)
 

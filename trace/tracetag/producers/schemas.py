@@ -5,7 +5,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tracetag.core.fields import EMAIL_PATTERN, PHONE_PATTERN, Name, Text, ValuesOf, from_row
+from tracetag.core.fields import (
+    EMAIL_PATTERN,
+    PHONE_PATTERN,
+    Name,
+    ShortText,
+    Text,
+    ValuesOf,
+    from_row,
+)
 from tracetag.producers.models import Producer, ProducerKind, ProducerStatus
 
 OCOP_VALIDITY_MONTHS = 36
@@ -134,6 +142,14 @@ class ApiKeyInfo(BaseModel):
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+
+
+class KeyRequest(BaseModel):
+    """What a new API key is for, so that a list of keys says which one to revoke."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: ShortText = Field(default="api", examples=["phần mềm bán hàng"])
 
 
 class ApiKeyOut(BaseModel):
