@@ -17,6 +17,7 @@ from tracetag.batches.models import Batch, SignedRecord
 from tracetag.batches.record import normalize_quantity
 from tracetag.batches.schemas import BatchCreate
 from tracetag.core.fields import LONG_TEXT_MAX
+from tracetag.identity.models import ApiKey
 from tracetag.models import Base
 from tracetag.producers.models import Producer
 from tracetag.products.models import Product
@@ -62,6 +63,7 @@ STORED_IN: dict[tuple[str, str], Column | None] = {
     ("RetailerIn", "url"): ProductRetailer.url,  # also checked once percent-encoded
     ("RetailerIn", "address"): ProductRetailer.address,
     ("Suspension", "reason"): Producer.status_reason,
+    ("KeyRequest", "label"): ApiKey.label,
 }
 
 

@@ -19,7 +19,7 @@ from tracetag.batches.schemas import BatchCorrection, BatchCreate, Recall
 from tracetag.core.fields import ValuesOf, clean_text
 from tracetag.models import Base
 from tracetag.producers.models import Producer
-from tracetag.producers.schemas import ProducerCreate, Suspension
+from tracetag.producers.schemas import KeyRequest, ProducerCreate, Suspension
 from tracetag.products.retailer_schemas import RetailersIn
 from tracetag.products.schemas import ProductCreate
 from tracetag.tags.schemas import IssueTags
@@ -41,6 +41,7 @@ VALID: dict[type[BaseModel], dict[str, Any]] = {
     Recall: {"reason": "Nhiễm ẩm"},
     IssueTags: {"count": 10, "idempotency_key": "lo-11-lan-1"},
     Suspension: {"reason": "Giấy chứng nhận OCOP hết hạn"},
+    KeyRequest: {"label": "phần mềm bán hàng"},
     RetailersIn: {
         "retailers": [
             {

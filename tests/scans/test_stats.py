@@ -55,3 +55,53 @@ def test_days_are_vietnams_days_and_suspicious_scans_are_apart(
     assert [(b, n) for b, _name, _lot, n in week.batches_with_warnings] == [(batch.id, 1)]
     stranger = factories.make_producer(session)
     assert producer_week(session, producer_id=stranger.id, now=NOW).genuine == 0
+
+
+def test_copy_suspects_follow_the_scan_pages_rule(
+    session: Session, session_factory: sessionmaker[Session], issuer: Issuer
+) -> None:
+    from tracetag.scans.models import TagClient
+    from tracetag.scans.stats import copy_suspects
+
+    producer = factories.make_producer(session)
+    batch = factories.make_batch(session, issuer, factories.make_product(session, producer))
+    session.commit()
+    _, (busy, crowded, one_machine, quiet) = factories.make_tags(session_factory, issuer, batch, 4)
+    session.get(type(busy), busy.id).scan_count = 21  # type: ignore[union-attr]
+    for i in range(5):  # five people on five networks, lately
+        session.add(
+            TagClient(
+                tag_id=crowded.id,
+                network_hash=f"n{i}".ljust(32, "x"),
+                client_hash=f"c{i}".ljust(32, "x"),
+                last_seen_at=NOW,
+            )
+        )
+    for i in range(9):  # one network with nine browsers counts as two people
+        session.add(
+            TagClient(
+                tag_id=one_machine.id,
+                network_hash="m".ljust(32, "x"),
+                client_hash=f"u{i}".ljust(32, "x"),
+                last_seen_at=NOW,
+            )
+        )
+    session.add(
+        TagClient(
+            tag_id=quiet.id,
+            network_hash="q".ljust(32, "x"),
+            client_hash="q".ljust(32, "x"),
+            last_seen_at=NOW - timedelta(days=3),
+        )
+    )
+    session.commit()
+    found = copy_suspects(
+        session,
+        batch_id=batch.id,
+        max_scans=20,
+        max_clients=5,
+        clients_per_network=2,
+        window=timedelta(hours=24),
+        now=NOW,
+    )
+    assert {(c.serial, c.recent_clients) for c in found} == {(busy.serial, 0), (crowded.serial, 5)}

@@ -294,3 +294,51 @@ def test_places_to_buy_are_set_in_the_portal_and_shown_on_the_public_page(
     assert "Nơi bán" in public and "Siêu thị Co.opmart Sóc Trăng" in public
     assert "Gian hàng &lt;b&gt;HTX&lt;/b&gt; trên Postmart" in public
     assert 'href="https://postmart.vn/htx"' in public
+
+
+def test_the_scans_chart_is_an_svg_drawn_on_the_server_with_the_days_counts(
+    signed_in: TestClient,
+    session: Session,
+    session_factory,
+    issuer,  # type: ignore[no-untyped-def]
+) -> None:
+    import xml.etree.ElementTree as ET
+    from datetime import timedelta
+
+    import resvg_py
+
+    from tracetag.core.database import utcnow
+    from tracetag.scans.models import Scan
+
+    batch_path = _new_batch(signed_in, "MO-2616")
+    batch = session.get(Batch, int(batch_path.rsplit("/", 1)[1]))
+    assert batch is not None
+    _, (tag,) = factories.make_tags(session_factory, issuer, batch, 1)
+    now = utcnow()
+    for days_ago, suspicious in [(0, None), (0, None), (0, "other_lot"), (3, None)]:
+        session.add(
+            Scan(
+                tag_id=tag.id,
+                scanned_at=now - timedelta(days=days_ago),
+                client_hash="c" * 32,
+                network_hash="n" * 32,
+                ua_family="other",
+                suspicious=suspicious,
+            )
+        )
+    session.commit()
+    page = signed_in.get(batch_path).text
+    assert f'src="{batch_path}/scans.svg"' in page and "3 tem thật" not in page
+    answer = signed_in.get(batch_path + "/scans.svg")
+    assert answer.headers["content-type"].startswith("image/svg+xml")
+    assert "script-src" not in answer.headers["content-security-policy"]  # default-src 'none'
+    root = ET.fromstring(answer.content)
+    values = [
+        int(d.text or "0")
+        for d in root.iter("{http://www.w3.org/2000/svg}desc")
+        if d.get("class") == "value"
+    ]
+    assert sorted(v for v in values if v) == [1, 1, 2]  # 2 genuine and 1 suspicious today, 1
+    assert "Tem thật" in answer.text and "Đáng ngờ" in answer.text
+    png = bytes(resvg_py.svg_to_bytes(svg_string=answer.text))  # an independent renderer draws it
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response, status
 
 from tracetag.api.deps import ActorDep, AdminDep, ProducerIdDep, ResourceId
 from tracetag.api.responses import API_ERRORS, errors
@@ -92,21 +94,20 @@ def reinstate_producer(
     "/admin/producers/{producer_id}/api-keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyOut,
-    responses=errors(404),
+    responses=errors(400, 404, 413),
 )
 def issue_producer_key(
     producer_id: ResourceId,
     session: SessionDep,
     _: AdminDep,
     actor: ActorDep,
-    data: KeyRequest | None = None,
+    data: Annotated[KeyRequest, Body(default_factory=KeyRequest)],
 ) -> ApiKeyOut:
     """Issue an API key for a producer, named by an optional `{"label": "…"}`; the key is shown
     only in this answer."""
     producer = service.get_producer(session, producer_id)
-    label = data.label if data is not None else "api"
     row, token = create_key(
-        session, role="producer", producer_id=producer.id, label=label, actor=actor
+        session, role="producer", producer_id=producer.id, label=data.label, actor=actor
     )
     session.commit()
     return ApiKeyOut(

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, String, func, literal, select
+from sqlalchemy import ColumnElement, String, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from tracetag.batches.models import Batch
 from tracetag.products.models import Product
-from tracetag.scans.models import Scan
+from tracetag.scans.models import Scan, TagClient
 from tracetag.tags.models import Tag
 
 VIETNAM = timedelta(hours=7)
@@ -103,3 +103,47 @@ def producer_week(session: Session, *, producer_id: int, now: datetime) -> Produ
         suspicious=suspicious_count or 0,
         batches_with_warnings=[(b, p, lot, n) for b, p, lot, n in warned],
     )
+
+
+@dataclass(frozen=True)
+class CopySuspect:
+    serial: str
+    scans: int
+    recent_clients: int
+
+
+def copy_suspects(
+    session: Session,
+    *,
+    batch_id: int,
+    max_scans: int,
+    max_clients: int,
+    clients_per_network: int,
+    window: timedelta,
+    now: datetime,
+    limit: int = 20,
+) -> list[CopySuspect]:
+    """The batch's tags whose scan page shows the copy warning: scanned more than `max_scans`
+    times in all, or by `max_clients` clients within the window, one network counting as at most
+    `clients_per_network` of them (the rule scans/recorder.py applies to each scan)."""
+    since = now - window
+    per_network = (
+        select(TagClient.tag_id, TagClient.network_hash, func.count().label("n"))
+        .join(Tag, Tag.id == TagClient.tag_id)
+        .where(Tag.batch_id == batch_id, TagClient.last_seen_at >= since)
+        .group_by(TagClient.tag_id, TagClient.network_hash)
+    )
+    clients: dict[int, int] = {}
+    for tag_id, _network, n in session.execute(per_network):
+        clients[tag_id] = clients.get(tag_id, 0) + min(n, clients_per_network)
+    crowded = {t for t, n in clients.items() if n >= max_clients}
+    rows = session.execute(
+        select(Tag.id, Tag.serial, Tag.scan_count)
+        .where(
+            Tag.batch_id == batch_id,
+            or_(Tag.scan_count > max_scans, Tag.id.in_(crowded) if crowded else false()),
+        )
+        .order_by(Tag.scan_count.desc())
+        .limit(limit)
+    )
+    return [CopySuspect(serial, count, clients.get(tag_id, 0)) for tag_id, serial, count in rows]

@@ -3,7 +3,7 @@ version, recall it with a reason, and follow its record history and its scans.""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -19,12 +19,14 @@ from tracetag.core.i18n import N_, gettext
 from tracetag.errors import Conflict, Invalid
 from tracetag.products.service import list_products
 from tracetag.scans.service import suspicious_scans
-from tracetag.scans.stats import scans_per_day
+from tracetag.scans.stats import copy_suspects, scans_per_day
+from tracetag.settings import Settings
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.jobs.models import JobStatus
 from tracetag.tags.jobs.service import list_jobs
 from tracetag.tags.models import IssuanceState, TagIssuance
 from tracetag.web.deps import IssuerDep, KeyRingDep, SessionDep, SettingsDep
+from tracetag.web.portal.charts import CHART_CSP, scans_per_day_svg
 from tracetag.web.portal.forms import FormErrors, blank_to_none, invalid, validate
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.routing import portal_router
@@ -186,7 +188,7 @@ def _own_batch(session: SessionDep, user: ProducerDep, batch_id: int) -> Batch:
 
 
 def _batch_context(
-    session: SessionDep, batch: Batch, keyring: KeyRing, base_url: str
+    session: SessionDep, batch: Batch, keyring: KeyRing, settings: Settings
 ) -> dict[str, Any]:
     records = service.records_of(session, batch.id)
     versions = [
@@ -206,7 +208,16 @@ def _batch_context(
     days = scans_per_day(session, batch_id=batch.id, days=CHART_DAYS, now=utcnow())
     return {
         "batch": batch,
-        "out": BatchOut.of(batch, records, base_url),
+        "out": BatchOut.of(batch, records, settings.public_base_url),
+        "copied": copy_suspects(
+            session,
+            batch_id=batch.id,
+            max_scans=settings.copy_max_scans,
+            max_clients=settings.copy_max_clients,
+            clients_per_network=settings.copy_clients_per_network,
+            window=timedelta(hours=settings.copy_window_hours),
+            now=utcnow(),
+        ),
         "versions": versions,
         "issuances": issuances,
         "days": days,
@@ -234,8 +245,22 @@ def batch_page(
     done: str | None = None,
 ) -> Response:
     batch = _own_batch(session, user, batch_id)
-    context = _batch_context(session, batch, keyring, settings.public_base_url)
+    context = _batch_context(session, batch, keyring, settings)
     return _pages(request).page(request, "batch.html", **{**context, "done": done})
+
+
+@router.get("/{batch_id}/scans.svg")
+def scans_chart(
+    request: Request, batch_id: int, session: SessionDep, user: ProducerDep
+) -> Response:
+    """The batch's scans per day over the last 30 days, as an SVG image."""
+    batch = _own_batch(session, user, batch_id)
+    days = scans_per_day(session, batch_id=batch.id, days=CHART_DAYS, now=utcnow())
+    return Response(
+        scans_per_day_svg(days, lang=portal_lang(request)),
+        media_type="image/svg+xml",
+        headers={"Content-Security-Policy": CHART_CSP, "Cache-Control": "no-store"},
+    )
 
 
 def _correct_values(batch: Batch) -> dict[str, str]:
@@ -352,7 +377,7 @@ async def recall(
         )
     except FormErrors as exc:
         session.rollback()
-        context = _batch_context(session, batch, keyring, settings.public_base_url)
+        context = _batch_context(session, batch, keyring, settings)
         return _pages(request).page(
             request, "batch.html", status_code=400, **{**context, "errors": exc.errors}
         )
