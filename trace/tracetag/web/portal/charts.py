@@ -3,9 +3,8 @@ and nothing is fetched from elsewhere (its tooltips' script is left out)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sys
+from collections.abc import Sequence
 
 import pygal
 from pygal.style import Style
