@@ -68,6 +68,7 @@ class Holdings:
             "serial": self.serial,
             "key_id": str(self.key_id),
             "job_id": str(self.job_id),
+            "kid": "any-signing-key",  # only administrators' routes name keys
         }
 
 

@@ -26,6 +26,7 @@ from tracetag.errors import KeyStoreError
 from tracetag.formats.jwk import thumbprint
 
 PRIVATE_SUFFIX = ".key.pem"
+ACTIVE_FILE = "active"  # the kid chosen to sign, read at start-up (tracetag admin pages)
 PUBLIC_SUFFIX = ".pub.pem"
 
 
@@ -118,6 +119,26 @@ def list_keys(keys_dir: Path) -> list[KeyInfo]:
     return sorted(infos.values(), key=lambda k: (k.created, k.kid))
 
 
+def active_kid(keys_dir: Path) -> str | None:
+    """The kid an administrator chose to sign with, if any (keys_dir/active)."""
+    path = keys_dir / ACTIVE_FILE
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    return text or None
+
+
+def activate_key(keys_dir: Path, kid: str) -> None:
+    """Choose the key that signs from the next start: it must be a private key of keys_dir.
+    Written whole or not at all (a rename), so a start never reads half a kid."""
+    if not any(info.kid == kid and info.has_private for info in list_keys(keys_dir)):
+        raise KeyStoreError(f"signing key {kid} is not in {keys_dir}")
+    partial = keys_dir / f".{ACTIVE_FILE}.{os.getpid()}"
+    partial.write_text(kid + "\n", encoding="ascii")
+    partial.replace(keys_dir / ACTIVE_FILE)
+
+
 class KeyRing:
     """The signing key and every public key, loaded once at start-up."""
 
@@ -138,7 +159,8 @@ class KeyRing:
             )
         for info in private:  # refuse every unsafe file, not only the one we sign with
             _check_private_mode(keys_dir / f"{info.kid}{PRIVATE_SUFFIX}")
-        chosen = private[-1].kid if kid is None else kid
+        # TRACETAG_SIGNING_KID wins; then the key an administrator activated; then the newest.
+        chosen = kid or active_kid(keys_dir) or private[-1].kid
         if chosen not in {info.kid for info in private}:
             raise KeyStoreError(f"signing key {chosen} is not in {keys_dir}")
         signing = load_private_key(keys_dir / f"{chosen}{PRIVATE_SUFFIX}", passphrase)

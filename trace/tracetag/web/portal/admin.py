@@ -11,10 +11,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from tracetag.audit.service import list_events
+from tracetag.audit.service import list_events, record_change
 from tracetag.core.database import utcnow
 from tracetag.core.i18n import N_, gettext
-from tracetag.errors import Conflict, Invalid
+from tracetag.errors import Conflict, Invalid, KeyStoreError, NotFound
 from tracetag.identity.api_keys import list_keys, revoke_key
 from tracetag.identity.models import Role, User
 from tracetag.identity.passwords import Passwords
@@ -22,7 +22,9 @@ from tracetag.identity.service import create_user
 from tracetag.producers import service
 from tracetag.producers.models import Producer, ProducerStatus
 from tracetag.producers.schemas import Suspension
-from tracetag.web.deps import SessionDep
+from tracetag.signing.keys import KeyRing, activate_key, active_kid, generate_key
+from tracetag.signing.keys import list_keys as signing_keys
+from tracetag.web.deps import SessionDep, SettingsDep
 from tracetag.web.portal.account import password_problem
 from tracetag.web.portal.forms import FormErrors, name_problem, validate
 from tracetag.web.portal.render import PortalPages, portal_lang
@@ -253,3 +255,76 @@ def audit_log(
         until=until,
         admin=True,
     )
+
+
+def _keys_page(
+    request: Request, settings: SettingsDep, *, done: str | None = None, status: int = 200
+) -> Response:
+    keyring: KeyRing = request.app.state.keyring
+    return _pages(request).page(
+        request,
+        "admin_keys.html",
+        status_code=status,
+        keys=list(reversed(signing_keys(settings.keys_dir))),
+        signing=keyring.signing_kid,
+        chosen=active_kid(settings.keys_dir) or keyring.signing_kid,
+        published=set(keyring.public),
+        done=done,
+    )
+
+
+@router.get("/keys")
+def keys(
+    request: Request, settings: SettingsDep, user: AdminDep, done: str | None = None
+) -> Response:
+    """The record-signing keys: which signs now, which is chosen for the next start, which the
+    JWKS publishes. Rotation with a log and revocation come with the key registry (issue 9)."""
+    return _keys_page(request, settings, done=done)
+
+
+@router.post("/keys")
+def generate(
+    request: Request, session: SessionDep, settings: SettingsDep, user: AdminDep
+) -> Response:
+    """A new key pair, encrypted with the passphrase when one is set. It signs only once an
+    administrator activates it and the service restarts: the key in use stays chosen."""
+    keyring: KeyRing = request.app.state.keyring
+    if active_kid(settings.keys_dir) is None:
+        activate_key(settings.keys_dir, keyring.signing_kid)
+    passphrase = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
+    kid = generate_key(settings.keys_dir, passphrase)
+    record_change(
+        session,
+        actor=portal_actor(request, user),
+        action="signing_key.generate",
+        target_type="signing_key",
+        target_id=kid,
+        producer_id=None,
+        at=utcnow(),
+        details={"encrypted": passphrase is not None},
+    )
+    session.commit()
+    return RedirectResponse(f"{PORTAL}/admin/keys?done=generated", 303)
+
+
+@router.post("/keys/{kid}/activate")
+def activate(
+    request: Request, kid: str, session: SessionDep, settings: SettingsDep, user: AdminDep
+) -> Response:
+    before = active_kid(settings.keys_dir)
+    try:
+        activate_key(settings.keys_dir, kid)
+    except KeyStoreError:
+        raise NotFound("signing key not found") from None
+    record_change(
+        session,
+        actor=portal_actor(request, user),
+        action="signing_key.activate",
+        target_type="signing_key",
+        target_id=kid,
+        producer_id=None,
+        at=utcnow(),
+        details={"previous": before},
+    )
+    session.commit()
+    return RedirectResponse(f"{PORTAL}/admin/keys?done=activated", 303)

@@ -6,7 +6,7 @@ producer typed is autoescaped; nothing here is marked safe but the project's own
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -41,6 +41,11 @@ def local_time(moment: datetime) -> str:
     return (moment.astimezone(UTC) + VIETNAM).strftime("%d/%m/%Y %H:%M")
 
 
+def local_day(timestamp: float) -> date:
+    """A file's modification time as a calendar day in Vietnam."""
+    return (datetime.fromtimestamp(timestamp, UTC) + VIETNAM).date()
+
+
 class PortalPages:
     """Renders portal pages with the request's language, user and form token."""
 
@@ -72,6 +77,7 @@ class PortalPages:
                 producer_kind=lambda code: producer_kind_label(lang, code),
                 tag_reason=lambda code: tag_reason(lang, code),
                 local_time=local_time,
+                local_day=local_day,
                 lang_url=lambda other: "?" + urlencode({**query, "lang": other}),
                 **context,
             )
