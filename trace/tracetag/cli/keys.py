@@ -33,15 +33,20 @@ def keys_generate(
 
 @app.command("list")
 def keys_list() -> None:
-    """List the keys in keys/; the newest private key signs unless TRACETAG_SIGNING_KID says."""
-    from tracetag.signing.keys import list_keys
+    """List the keys in keys/. TRACETAG_SIGNING_KID chooses the one that signs; else the key an
+    administrator activated in the portal; else the newest private key."""
+    from tracetag.signing.keys import active_kid, list_keys
 
     settings = _common.settings()
     infos = list_keys(settings.keys_dir)
     if not infos:
         typer.echo(f"no keys in {settings.keys_dir}; run: tracetag keys generate")
         return
-    signing = settings.signing_kid or next((k.kid for k in reversed(infos) if k.has_private), None)
+    signing = (
+        settings.signing_kid
+        or active_kid(settings.keys_dir)
+        or next((k.kid for k in reversed(infos) if k.has_private), None)
+    )
     for info in infos:
         kind = "private+public" if info.has_private else "public only"
         flags = [kind]
