@@ -218,8 +218,13 @@ def get_batch(session: Session, *, producer_id: int, batch_id: int) -> Batch:
     return batch
 
 
-def list_batches(session: Session, *, producer_id: int) -> list[Batch]:
+def list_batches(
+    session: Session, *, producer_id: int, product_id: int | None = None
+) -> list[Batch]:
+    """The producer's batches, oldest first; of one of its products when product_id is given."""
     stmt = select(Batch).join(Product).where(Product.producer_id == producer_id).order_by(Batch.id)
+    if product_id is not None:
+        stmt = stmt.where(Batch.product_id == product_id)
     return list(session.scalars(stmt))
 
 
@@ -320,3 +325,15 @@ def check_record(
                 payload=payload,
             )
     return Verdict(status=RecordStatus.VALID, kid=verified.kid, payload=payload)
+
+
+def checked_versions(
+    session: Session, *, batch: Batch, keyring: KeyRing
+) -> list[tuple[SignedRecord, Verdict]]:
+    """Every version of the batch's record with its check, newest first; only the newest is also
+    compared with the rows (an older version was true of rows since corrected)."""
+    records = records_of(session, batch.id)
+    return [
+        (record, check_record(session, batch=batch, record=record, keyring=keyring, current=i == 0))
+        for i, record in enumerate(reversed(records))
+    ]

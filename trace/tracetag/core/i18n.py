@@ -7,7 +7,7 @@ memory at start-up; numbers, money and dates are formatted by Babel.
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -22,6 +22,7 @@ LOCALE_DIR = Path(__file__).parents[1] / "locale"
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 _BABEL_LOCALE = {"vi": "vi_VN", "en": "en"}
+VIETNAM_TIME = timedelta(hours=7)  # UTC+7, no daylight saving: the calendar pages count days in
 
 
 @cache

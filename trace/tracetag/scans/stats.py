@@ -13,11 +13,10 @@ from sqlalchemy import ColumnElement, String, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from tracetag.batches.models import Batch
+from tracetag.core.i18n import VIETNAM_TIME
 from tracetag.products.models import Product
 from tracetag.scans.models import Scan, TagClient
 from tracetag.tags.models import Tag
-
-VIETNAM = timedelta(hours=7)
 
 
 @dataclass(frozen=True)
@@ -35,14 +34,14 @@ def _local_day(session: Session) -> ColumnElement[object]:
 
 
 def today_in_vietnam(now: datetime) -> date:
-    return (now.astimezone(UTC) + VIETNAM).date()
+    return (now.astimezone(UTC) + VIETNAM_TIME).date()
 
 
 def scans_per_day(session: Session, *, batch_id: int, days: int, now: datetime) -> list[DayCount]:
     """The last `days` days up to today, oldest first, with zero for days without scans."""
     last = today_in_vietnam(now)
     first = last - timedelta(days=days - 1)
-    since = datetime(first.year, first.month, first.day, tzinfo=UTC) - VIETNAM
+    since = datetime(first.year, first.month, first.day, tzinfo=UTC) - VIETNAM_TIME
     day = _local_day(session)
     rows = session.execute(
         select(day, Scan.suspicious.is_(None), func.count())

@@ -29,6 +29,7 @@ from tracetag.identity.service import (
 )
 from tracetag.web.deps import SessionDep, SettingsDep
 from tracetag.web.portal.csrf import FormTokens
+from tracetag.web.portal.forms import password_problem
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.routing import portal_router
 from tracetag.web.portal.session import (
@@ -244,12 +245,3 @@ async def reset(
             session.commit()
             return _see_other(f"{PORTAL}/login?done=password")
     return pages.page(request, "reset.html", status_code=400, token=token[:100], error=error)
-
-
-def password_problem(lang: str, exc: Invalid) -> str:
-    """A password rule broken, in the page's language."""
-    if "at least" in exc.message:
-        return gettext(lang, N_("The password needs at least 10 characters."))
-    if "at most" in exc.message:
-        return gettext(lang, N_("The password is too long (at most 256 characters)."))
-    return gettext(lang, N_("The password must not be your e-mail address."))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tracetag.audit.service import list_events, record_change
 from tracetag.core.database import utcnow
-from tracetag.core.i18n import N_, gettext
+from tracetag.core.i18n import N_, VIETNAM_TIME, gettext
 from tracetag.errors import Conflict, Invalid, KeyStoreError, NotFound
 from tracetag.identity.api_keys import list_keys, revoke_key
 from tracetag.identity.models import Role, User
@@ -25,14 +25,12 @@ from tracetag.producers.schemas import Suspension
 from tracetag.signing.keys import KeyRing, activate_key, active_kid, generate_key
 from tracetag.signing.keys import list_keys as signing_keys
 from tracetag.web.deps import SessionDep, SettingsDep
-from tracetag.web.portal.account import password_problem
-from tracetag.web.portal.forms import FormErrors, name_problem, validate
+from tracetag.web.portal.forms import FormErrors, account_errors, validate
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.routing import portal_router
 from tracetag.web.portal.session import PORTAL, AdminDep, portal_actor
 
 router = portal_router("/admin")
-VIETNAM = timedelta(hours=7)
 
 
 def _pages(request: Request) -> PortalPages:
@@ -200,18 +198,8 @@ async def add_user(request: Request, session: SessionDep, user: AdminDep) -> Res
                     actor=portal_actor(request, user),
                 )
             )
-        except Conflict:
-            raise FormErrors(
-                {"email": gettext(lang, N_("This e-mail address has an account already."))}
-            ) from None
-        except Invalid as exc:
-            if exc.field == "password":
-                raise FormErrors({"password": password_problem(lang, exc)}) from None
-            if exc.field == "name":
-                raise FormErrors({"name": name_problem(lang)}) from None
-            raise FormErrors(
-                {"email": gettext(lang, N_("Enter an e-mail address such as ten@htx.vn."))}
-            ) from None
+        except (Conflict, Invalid) as exc:
+            raise account_errors(lang, exc) from None
     except FormErrors as exc:
         session.rollback()
         return _users_page(request, session, values=values, errors=exc.errors, status=400)
@@ -221,7 +209,7 @@ async def add_user(request: Request, session: SessionDep, user: AdminDep) -> Res
 
 def _day_start(value: date) -> datetime:
     """Midnight in Vietnam, as an aware UTC time."""
-    return datetime.combine(value, time(0), tzinfo=UTC) - VIETNAM
+    return datetime.combine(value, time(0), tzinfo=UTC) - VIETNAM_TIME
 
 
 @router.get("/audit")

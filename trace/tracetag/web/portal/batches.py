@@ -190,16 +190,8 @@ def _own_batch(session: SessionDep, user: ProducerDep, batch_id: int) -> Batch:
 def _batch_context(
     session: SessionDep, batch: Batch, keyring: KeyRing, settings: Settings
 ) -> dict[str, Any]:
-    records = service.records_of(session, batch.id)
-    versions = [
-        (
-            record,
-            service.check_record(
-                session, batch=batch, record=record, keyring=keyring, current=record is records[-1]
-            ),
-        )
-        for record in reversed(records)
-    ]
+    versions = service.checked_versions(session, batch=batch, keyring=keyring)
+    records = [record for record, _verdict in reversed(versions)]  # oldest first
     issuances = session.scalars(
         select(TagIssuance)
         .where(TagIssuance.batch_id == batch.id, TagIssuance.state == IssuanceState.PUBLISHED)

@@ -20,9 +20,9 @@ MESSAGES = {
 }
 
 
-def error_page(request: Request, status_code: int) -> Response:
+def _message_page(request: Request, status_code: int, title: str, message: str) -> Response:
+    """The error page with a title and a message (msgids), in the request's language."""
     lang = portal_lang(request)
-    title, message = MESSAGES.get(status_code, MESSAGES[500])
     pages: PortalPages = request.app.state.portal_pages
     return pages.page(
         request,
@@ -33,41 +33,34 @@ def error_page(request: Request, status_code: int) -> Response:
     )
 
 
+def error_page(request: Request, status_code: int) -> Response:
+    title, message = MESSAGES.get(status_code, MESSAGES[500])
+    return _message_page(request, status_code, title, message)
+
+
 def not_approved_page(request: Request) -> Response:
     """A producer waiting for approval, or suspended, asked for something to be signed."""
-    lang = portal_lang(request)
-    pages: PortalPages = request.app.state.portal_pages
-    return pages.page(
+    return _message_page(
         request,
-        "error.html",
-        status_code=403,
-        title=gettext(lang, N_("Not signed yet")),
-        message=gettext(
-            lang,
-            N_(
-                "The service signs batches and tags once an administrator has approved your "
-                "producer (after checking its OCOP certificate), and not while it is suspended. "
-                "Your products are kept; the overview page shows where things stand."
-            ),
+        403,
+        N_("Not signed yet"),
+        N_(
+            "The service signs batches and tags once an administrator has approved your "
+            "producer (after checking its OCOP certificate), and not while it is suspended. "
+            "Your products are kept; the overview page shows where things stand."
         ),
     )
 
 
 def form_expired_page(request: Request) -> Response:
     """The answer when a form's token is missing, wrong or too old."""
-    lang = portal_lang(request)
-    pages: PortalPages = request.app.state.portal_pages
-    return pages.page(
+    return _message_page(
         request,
-        "error.html",
-        status_code=403,
-        title=gettext(lang, N_("The form has expired")),
-        message=gettext(
-            lang,
-            N_(
-                "This form was open too long, or your browser does not keep cookies for this "
-                "site. Go back, reload the page and send the form again."
-            ),
+        403,
+        N_("The form has expired"),
+        N_(
+            "This form was open too long, or your browser does not keep cookies for this "
+            "site. Go back, reload the page and send the form again."
         ),
     )
 

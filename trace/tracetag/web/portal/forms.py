@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from tracetag.core.i18n import N_, gettext
-from tracetag.errors import Invalid
+from tracetag.errors import Conflict, Invalid
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -111,3 +111,25 @@ def blank_to_none(value: str | None) -> str | None:
 def name_problem(lang: str) -> str:
     """A person's name that breaks the text rule (too long, an invisible character)."""
     return gettext(lang, N_("Write the name on one line, in at most 200 characters."))
+
+
+def password_problem(lang: str, exc: Invalid) -> str:
+    """A password rule broken, in the page's language."""
+    if "at least" in exc.message:
+        return gettext(lang, N_("The password needs at least 10 characters."))
+    if "at most" in exc.message:
+        return gettext(lang, N_("The password is too long (at most 256 characters)."))
+    return gettext(lang, N_("The password must not be your e-mail address."))
+
+
+def account_errors(
+    lang: str, exc: Conflict | Invalid, *, email: str = "email", name: str = "name"
+) -> FormErrors:
+    """identity.service.create_user's refusals, beside the form's own fields."""
+    if isinstance(exc, Conflict):
+        return FormErrors({email: gettext(lang, N_("This e-mail address has an account already."))})
+    if exc.field == "password":
+        return FormErrors({"password": password_problem(lang, exc)})
+    if exc.field == "name":
+        return FormErrors({name: name_problem(lang)})
+    return FormErrors({email: gettext(lang, N_("Enter an e-mail address such as ten@htx.vn."))})

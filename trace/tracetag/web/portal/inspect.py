@@ -57,16 +57,7 @@ def history(
     user: InspectorDep,
 ) -> Response:
     batch = _batch(session, batch_id)
-    records = service.records_of(session, batch.id)
-    versions = [
-        (
-            record,
-            service.check_record(
-                session, batch=batch, record=record, keyring=keyring, current=record is records[-1]
-            ),
-        )
-        for record in reversed(records)
-    ]
+    versions = service.checked_versions(session, batch=batch, keyring=keyring)
     return _pages(request).page(
         request,
         "inspect_batch.html",

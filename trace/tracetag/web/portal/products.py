@@ -54,11 +54,7 @@ def _read_image(upload: UploadFile | None, settings: Settings) -> CleanImage | N
 
 
 def _batches_of(session: Session, product: Product) -> list[Batch]:
-    return [
-        b
-        for b in list_batches(session, producer_id=product.producer_id)
-        if b.product_id == product.id
-    ]
+    return list_batches(session, producer_id=product.producer_id, product_id=product.id)
 
 
 @router.get("")

@@ -22,7 +22,7 @@ from tracetag.identity.passwords import Passwords
 from tracetag.identity.service import create_user, request_reset
 from tracetag.producers.service import get_producer
 from tracetag.web.deps import SessionDep, SettingsDep
-from tracetag.web.portal.forms import FormErrors, name_problem
+from tracetag.web.portal.forms import FormErrors, account_errors
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.routing import portal_router
 from tracetag.web.portal.session import PORTAL, OwnerDep, ProducerDep, portal_actor
@@ -162,16 +162,8 @@ async def add_member(
                     actor=portal_actor(request, user),
                 )
             )
-        except Conflict:
-            raise FormErrors(
-                {"email": gettext(lang, N_("This e-mail address has an account already."))}
-            ) from None
-        except Invalid as exc:
-            if exc.field == "name":
-                raise FormErrors({"name": name_problem(lang)}) from None
-            raise FormErrors(
-                {"email": gettext(lang, N_("Enter an e-mail address such as ten@htx.vn."))}
-            ) from None
+        except (Conflict, Invalid) as exc:
+            raise account_errors(lang, exc) from None
     except FormErrors as exc:
         session.rollback()
         return _profile_page(request, session, user, values=values, errors=exc.errors, status=400)

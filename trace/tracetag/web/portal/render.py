@@ -6,7 +6,7 @@ producer typed is autoescaped; nothing here is marked safe but the project's own
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 
-from tracetag.core.i18n import LANGUAGES, Formatter, negotiate
+from tracetag.core.i18n import LANGUAGES, VIETNAM_TIME, Formatter, negotiate
 from tracetag.core.resources import PUBLIC_PAGES, package_path
 from tracetag.web.portal.csrf import FormTokens
 from tracetag.web.templating import page_environment
@@ -22,7 +22,6 @@ from tracetag.web.words import category_label, producer_kind_label, tag_reason
 
 TEMPLATES_DIR = package_path(PUBLIC_PAGES) / "portal"
 LANG_COOKIE = "tt_lang"
-VIETNAM = timedelta(hours=7)  # no daylight saving
 
 
 def portal_lang(request: Request) -> str:
@@ -38,12 +37,12 @@ def portal_lang(request: Request) -> str:
 
 def local_time(moment: datetime) -> str:
     """A stored UTC time as people in Vietnam read it: dd/mm/yyyy HH:MM (UTC+7)."""
-    return (moment.astimezone(UTC) + VIETNAM).strftime("%d/%m/%Y %H:%M")
+    return (moment.astimezone(UTC) + VIETNAM_TIME).strftime("%d/%m/%Y %H:%M")
 
 
 def local_day(timestamp: float) -> date:
     """A file's modification time as a calendar day in Vietnam."""
-    return (datetime.fromtimestamp(timestamp, UTC) + VIETNAM).date()
+    return (datetime.fromtimestamp(timestamp, UTC) + VIETNAM_TIME).date()
 
 
 class PortalPages:

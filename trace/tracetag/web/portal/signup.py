@@ -24,8 +24,7 @@ from tracetag.producers.models import ProducerKind, ProducerStatus
 from tracetag.producers.schemas import ProducerCreate
 from tracetag.producers.service import create_producer
 from tracetag.web.deps import SessionDep, SettingsDep
-from tracetag.web.portal.account import password_problem
-from tracetag.web.portal.forms import FormErrors, blank_to_none, name_problem, validate
+from tracetag.web.portal.forms import FormErrors, account_errors, blank_to_none, validate
 from tracetag.web.portal.render import PortalPages, portal_lang
 from tracetag.web.portal.routing import portal_router
 from tracetag.web.portal.session import PORTAL, set_session_cookie
@@ -131,18 +130,8 @@ async def signup(request: Request, session: SessionDep, settings: SettingsDep) -
                     actor=actor,
                 )
             )
-        except Conflict:
-            raise FormErrors(
-                {"account_email": gettext(lang, N_("This e-mail address has an account already."))}
-            ) from None
-        except Invalid as exc:
-            if exc.field == "password":
-                raise FormErrors({"password": password_problem(lang, exc)}) from None
-            if exc.field == "name":
-                raise FormErrors({"account_name": name_problem(lang)}) from None
-            raise FormErrors(
-                {"account_email": gettext(lang, N_("Enter an e-mail address such as ten@htx.vn."))}
-            ) from None
+        except (Conflict, Invalid) as exc:
+            raise account_errors(lang, exc, email="account_email", name="account_name") from None
     except FormErrors as exc:
         session.rollback()
         return _page(request, values, exc.errors, 400)
