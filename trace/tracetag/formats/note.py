@@ -21,12 +21,6 @@ from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-)
 
 from tracetag.errors import AmbiguousKey, BadSignature, MalformedInput, UnknownKey
 
@@ -102,10 +96,6 @@ def key_hash(name: str, key: bytes) -> int:
     return int.from_bytes(hashlib.sha256(name.encode("utf-8") + b"\n" + key).digest()[:4], "big")
 
 
-def _raw(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
 @dataclass(frozen=True)
 class Ed25519Verifier:
     """A verifier of key type 0x01: Ed25519 (RFC 8032) over the note text."""
@@ -143,7 +133,7 @@ def format_verifier_key(name: str, key: bytes) -> str:
 
 
 def ed25519_verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
-    return format_verifier_key(name, bytes([ALG_ED25519]) + _raw(public_key))
+    return format_verifier_key(name, bytes([ALG_ED25519]) + public_key.public_bytes_raw())
 
 
 def split_verifier_key(vkey: str) -> tuple[str, int, bytes]:
@@ -197,7 +187,7 @@ def parse_signer_key(skey: str) -> Ed25519Signer:
     if not key:
         raise MalformedInput("the signer key is empty")
     private = Ed25519PrivateKey.from_private_bytes(_ed25519_material(key, "signer key"))
-    kh = key_hash(name, bytes([ALG_ED25519]) + _raw(private.public_key()))
+    kh = key_hash(name, bytes([ALG_ED25519]) + private.public_key().public_bytes_raw())
     if int(hex8, 16) != kh:  # the ID hashes the public key, which only the seed gives
         raise MalformedInput(f"key ID {hex8} is not the hash of the name and key")
     return Ed25519Signer(name, kh, private)
@@ -208,9 +198,10 @@ def generate_signer_key(name: str) -> str:
     if not valid_name(name):
         raise MalformedInput(f"{name[:64]!r} is not a key name")
     private = Ed25519PrivateKey.generate()
-    seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    kh = key_hash(name, bytes([ALG_ED25519]) + _raw(private.public_key()))
-    return f"PRIVATE+KEY+{name}+{kh:08x}+{std_b64(bytes([ALG_ED25519]) + seed)}"
+    kh = key_hash(name, bytes([ALG_ED25519]) + private.public_key().public_bytes_raw())
+    return (
+        f"PRIVATE+KEY+{name}+{kh:08x}+{std_b64(bytes([ALG_ED25519]) + private.private_bytes_raw())}"
+    )
 
 
 def verifier_key_of(skey: str) -> str:
