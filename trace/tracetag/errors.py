@@ -54,11 +54,19 @@ class VerificationError(TraceError):
 
 
 class MalformedInput(VerificationError):
-    """The JWS or JWKS is not well-formed."""
+    """The JWS, JWKS, signed note or checkpoint is not well-formed."""
 
 
 class UnknownKey(VerificationError):
-    """The JWS names a kid the key set does not have."""
+    """The JWS names a kid the key set does not have, or no trusted key signed the note."""
+
+
+class AmbiguousKey(VerificationError):
+    """Two trusted keys share one name and key ID, so a note signature cannot say which signed."""
+
+
+class TooFewCosignatures(VerificationError):
+    """Fewer trusted witnesses cosigned the checkpoint than the policy requires."""
 
 
 class BadSignature(VerificationError):
