@@ -21,6 +21,7 @@ from tracetag.identity.passwords import Passwords
 from tracetag.settings import Settings
 from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing, generate_key
+from tracetag.translog.checkpoints import LogSigner, load_log_signer
 
 BASE_URL = "https://tracetag.test"
 
@@ -78,6 +79,11 @@ def keyring(keys_dir: Path) -> KeyRing:
     return KeyRing.load(keys_dir, None)
 
 
+@pytest.fixture(scope="session")
+def log_signer(keys_dir: Path) -> LogSigner:
+    return load_log_signer(keys_dir, None, origin="tracetag.test/log")
+
+
 @pytest.fixture
 def settings(keys_dir: Path, database_url: str) -> Settings:
     # No tag job worker: its thread would share the test's one connection (tests/tags/test_jobs
@@ -108,9 +114,14 @@ def app(
     session_factory: sessionmaker[Session],
     keyring: KeyRing,
     passwords: Passwords,
+    log_signer: LogSigner,
 ) -> FastAPI:
     return create_app(
-        settings, session_factory=session_factory, keyring=keyring, passwords=passwords
+        settings,
+        session_factory=session_factory,
+        keyring=keyring,
+        passwords=passwords,
+        log_signer=log_signer,
     )
 
 

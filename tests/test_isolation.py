@@ -38,7 +38,7 @@ from tracetag.tags.jobs.service import queue_tag_job
 from tracetag.tags.models import Tag, TagIssuance
 
 # Pages anyone may open: what a QR code opens, the public records and images, the resolver.
-PUBLIC = ("/01/", "/records/", "/media/", "/.well-known/")
+PUBLIC = ("/01/", "/records/", "/media/", "/.well-known/", "/tile/")
 # Fixed words in paths, not ids.
 FORMATS = {"export_format": "csv", "image_format": "png"}
 # Not for producers at all: admins' and inspectors' routes refuse a producer whatever the id.

@@ -34,6 +34,8 @@ from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
 from tracetag.tags.jobs.runner import TagJobRunner
 from tracetag.tags.service import cleanup_incomplete_issuances
+from tracetag.translog.checkpoints import LogSigner, default_origin, load_log_signer
+from tracetag.translog.runner import LogIntegrator
 from tracetag.web.errors import install_error_handlers
 from tracetag.web.headers import SecurityHeaders, security_headers
 from tracetag.web.health import router as health_router
@@ -43,6 +45,7 @@ from tracetag.web.portal.errors import install_portal_errors
 from tracetag.web.portal.render import PortalPages
 from tracetag.web.portal.throttle import LoginThrottle
 from tracetag.web.public.fast_path import ScanFastPath
+from tracetag.web.public.log import router as log_router
 from tracetag.web.public.pages import STATIC_DIR, Pages
 from tracetag.web.public.record_view import load_record_view
 from tracetag.web.public.resolver import Resolver
@@ -102,16 +105,20 @@ def create_app(
     keyring: KeyRing | None = None,
     fast_path: bool = True,
     passwords: Passwords | None = None,
+    log_signer: LogSigner | None = None,
 ) -> FastAPI:
-    """Build the app; tests pass their own session factory, key ring and password hasher."""
+    """Build the app; tests pass their own session factory, keys and password hasher."""
     settings = settings or Settings()
     own_engine = None  # an engine made here is closed here; a caller's factory stays the caller's
     if session_factory is None:
         own_engine = make_engine(settings.database_url)
         session_factory = make_session_factory(own_engine)
+    passphrase = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
     if keyring is None:
-        passphrase = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
         keyring = KeyRing.load(settings.keys_dir, passphrase, settings.signing_kid)
+    if log_signer is None:
+        origin = default_origin(settings.public_base_url, settings.log_origin)
+        log_signer = load_log_signer(settings.keys_dir, passphrase, origin=origin)
 
     recorder = ScanRecorder(
         session_factory,
@@ -122,6 +129,11 @@ def create_app(
     limiter = RateLimiter(settings.rate_limit_storage, enabled=settings.rate_limits)
     issuer = Issuer(keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url)
     job_runner = TagJobRunner(session_factory, issuer) if settings.job_worker else None
+    integrator = (
+        LogIntegrator(session_factory, log_signer, interval=settings.log_interval)
+        if settings.job_worker
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -131,10 +143,14 @@ def create_app(
         await run_in_threadpool(_clean_up_issuances, session_factory)
         if job_runner is not None:
             job_runner.start()  # after the clean-up: a job resumed finds its dead run gone
+        if integrator is not None:
+            integrator.start()
         _freeze_startup_objects()
         yield
         if job_runner is not None:
             job_runner.stop()  # the job being issued goes back to the queue
+        if integrator is not None:
+            integrator.stop()  # a batch being integrated commits, or was never there
         recorder.stop()  # store every queued scan before the process ends
         limiter.close()
         if own_engine is not None:
@@ -154,6 +170,7 @@ def create_app(
     app.state.keyring = keyring
     app.state.issuer = issuer
     app.state.tag_job_runner = job_runner
+    app.state.log_signer = log_signer
     pages = app.state.pages = Pages()
     app.state.resolver = Resolver(settings)
     app.state.scan_recorder = recorder
@@ -194,6 +211,7 @@ def create_app(
     app.include_router(resolver_router)  # after public_router: its /01/{gtin}/{rest} is a catch-all
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health_router)
+    app.include_router(log_router)  # after /healthz, the benchmarks' reference
     # Routes are matched one after another: the portal's come last, so that no scan page or
     # probe walks them first (make bench: /healthz lost 38 % when they came before it). The
     # order above is the earlier sessions' own, so /healthz, the benchmarks' reference, costs

@@ -11,12 +11,18 @@ from tracetag.products.retailer_models import ProductRetailer
 from tracetag.scans.models import Scan, TagClient
 from tracetag.tags.jobs.models import TagJob
 from tracetag.tags.models import Tag, TagIssuance
+from tracetag.translog.models import LogCheckpoint, LogCosignature, LogEntryRow, LogState, LogTile
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
     "Batch",
+    "LogCheckpoint",
+    "LogCosignature",
+    "LogEntryRow",
+    "LogState",
+    "LogTile",
     "PasswordReset",
     "Producer",
     "Product",

@@ -102,7 +102,20 @@ class Settings(BaseSettings):
     )
     job_worker: bool = Field(
         default=True,
-        description="Issue queued tag jobs in this process; off, other processes issue them.",
+        description="Run the background workers in this process: queued tag jobs, and the "
+        "transparency log's integrator; off, other processes run them.",
+    )
+    log_origin: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The transparency log's name in its checkpoints (C2SP tlog-checkpoint); "
+        "default: the public address's host and /log. Fixed once the log has a checkpoint.",
+    )
+    log_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="Seconds between the integrator's looks for new entries to log.",
     )
     rate_limits: bool = Field(default=True, description="Turn every rate limit on or off.")
     rate_limit_storage: str = Field(

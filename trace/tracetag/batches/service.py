@@ -22,12 +22,14 @@ from tracetag.core.database import utcnow
 from tracetag.errors import Conflict, Invalid, NotFound, UnknownKey, VerificationError
 from tracetag.formats.jcs import canonical_json
 from tracetag.formats.jws import load_json, parse_compact, sign_compact, verify_compact
+from tracetag.formats.logentry import record_entry
 from tracetag.formats.record import CONTENT_SECTIONS, RECORD_TYPE
 from tracetag.gs1.ai import normalize_gtin
 from tracetag.producers.service import require_approved
 from tracetag.products.models import Product
 from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyRing
+from tracetag.translog.service import sequence
 
 
 def record_hash(jws: str) -> str:
@@ -89,6 +91,7 @@ def sign_version(
     )
     session.add(row)
     session.flush()
+    sequence(session, record_entry(jws))  # logged with it, or neither is stored
     record_change(
         session,
         actor=actor,

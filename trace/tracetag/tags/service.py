@@ -44,12 +44,14 @@ from tracetag.batches.service import get_batch
 from tracetag.core.database import begin_write, utcnow
 from tracetag.errors import Conflict, Invalid, NotFound
 from tracetag.formats.digsig import TagSigner
+from tracetag.formats.logentry import TagsDigest, issuance_entry
 from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.gs1.serials import new_serial
 from tracetag.labels.exports import PrintedTag
 from tracetag.producers.service import require_approved
 from tracetag.signing.issuer import Issuer
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
+from tracetag.translog.service import sequence
 
 log = logging.getLogger("tracetag.tags")
 
@@ -338,6 +340,7 @@ def _publish(
         )
     if stored != count:
         raise RuntimeError(f"issuance {run.id} holds {stored} tags instead of {count}")
+    tags_digest = _tags_digest(factory, run.id)
     pacer.wait()
     with factory() as session:
         begin_write(session)
@@ -356,6 +359,17 @@ def _publish(
         if cast(CursorResult[object], published).rowcount != 1:
             raise Conflict("the pending issuance was removed as stale while being written")
         issuance = session.get_one(TagIssuance, run.id)
+        sequence(  # one leaf for the whole run, published with it
+            session,
+            issuance_entry(
+                gtin=run.gtin,
+                lot=run.lot,
+                issuance_id=issuance.id,
+                count=count,
+                kid=issuance.kid,
+                tags_digest=tags_digest,
+            ),
+        )
         record_change(
             session,
             actor=actor,
@@ -371,6 +385,24 @@ def _publish(
         session.commit()
     pacer.committed(began)
     return issuance
+
+
+def _tags_digest(factory: sessionmaker[Session], issuance_id: int) -> str:
+    """The run's tags as its log entry hashes them, streamed in byte order of the serials."""
+    digest = TagsDigest()
+    with factory() as session:
+        postgresql = session.get_bind().dialect.name == "postgresql"
+        # byte order, whatever the database's locale (SQLite compares bytes already)
+        order = _TAGS.c.serial.collate("C") if postgresql else _TAGS.c.serial
+        rows = session.execute(
+            select(_TAGS.c.serial, _TAGS.c.digsig)
+            .where(_TAGS.c.issuance_id == issuance_id)
+            .order_by(order)
+            .execution_options(yield_per=10_000)
+        )
+        for tag_serial, digsig in rows:
+            digest.update(tag_serial, digsig)
+    return digest.hexdigest()
 
 
 # A claimed run: pending, with touched_at cleared by whoever is removing it. Its writer, if

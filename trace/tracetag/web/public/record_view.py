@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,9 +21,11 @@ from tracetag.batches.service import (
 from tracetag.core.i18n import N_, gettext
 from tracetag.errors import NotFound, VerificationError
 from tracetag.formats.jws import verify_compact
+from tracetag.formats.logentry import record_entry
 from tracetag.formats.record import CONTENT_SECTIONS
 from tracetag.products.service import get_image
 from tracetag.signing.keys import KeyRing
+from tracetag.translog.standing import LogStanding, log_standing
 from tracetag.web.public.pages import section_labels
 from tracetag.web.public.verdict import Headline, field_labels, headline
 from tracetag.web.public.where_to_buy import (
@@ -43,12 +45,20 @@ RECORD_REASONS = {
 }
 
 
+# Why the log disagrees with what the database holds (issue 9: nothing erased goes unnoticed).
+LOG_ERASED = N_(
+    "The public log holds a newer version of this record than the one stored here: "
+    "a version has been removed."
+)
+LOG_MISSING = N_("This version of the record is not in the public log.")
+
+
 @dataclass(frozen=True)
 class Since:
     """What became of the batch after an old version: later versions, and a recall if any."""
 
     latest_version: int
-    latest_issued_at: date
+    latest_issued_at: date | None
     recalled_on: date | None
 
 
@@ -66,13 +76,15 @@ class RecordView:
     latest_version: int
     record_hash: str
     jws: str
-    issued_at: date
+    issued_at: date | None  # as signed; None when no valid signature says
     image: tuple[str, int, int] | None
     versions: list[dict[str, Any]]
     concerns: tuple[Headline, ...]  # of the record; a tag page adds its own
     since: Since | None
     recall_reason: str | None
     expiry_date: date | None
+    log: LogStanding | None = None  # where the shown version is in the public log
+    log_problem: str | None = None  # LOG_ERASED or LOG_MISSING
     # Where to buy: the producer's list as it was when the view was built; not signed.
     retailers: tuple[PlaceToBuy, ...] = ()
     # Rendered tag-page shells by language; they live exactly as long as this view.
@@ -102,6 +114,8 @@ class RecordView:
             "jws": self.jws,
             "jws_url": f"/records/{self.record_hash}.jws",
             "jwks_url": "/.well-known/jwks.json",
+            "log": None if self.log is None else self.log.json(),
+            "log_problem": self.log_problem,
         }
 
     def context(self, lang: str, page_path: str) -> dict[str, Any]:
@@ -115,7 +129,7 @@ class RecordView:
             "verdict": self.verdict,
             "concerns": self.concerns,
             "tampered": Headline.TAMPERED in self.concerns,
-            "record_reason": RECORD_REASONS[bad.reason] if bad.reason else None,
+            "record_reason": RECORD_REASONS[bad.reason] if bad.reason else self.log_problem,
             "mismatched_labels": [gettext(lang, m) for m in field_labels(bad.mismatched)],
             "since": self.since,
             "recall_reason": self.recall_reason,
@@ -124,6 +138,7 @@ class RecordView:
             "is_current": self.is_current,
             "issued_at": self.issued_at,
             "record_hash": self.record_hash,
+            "log": self.log,
             "page_url": page_path + ("" if lang == "vi" else f"?lang={lang}"),
             "jws_url": f"/records/{self.record_hash}.jws",
             "json_url": page_path + "?format=json",
@@ -148,20 +163,29 @@ def _signed_batch(payload: dict[str, Any] | None) -> dict[str, Any]:
     return batch if isinstance(batch, dict) else {}
 
 
-def _recalled_on(records: list[SignedRecord], keyring: KeyRing, after: int) -> date | None:
+def _signed_payload(record: SignedRecord, keyring: KeyRing) -> dict[str, Any] | None:
+    """The record's payload if its signature verifies, else None."""
+    try:
+        payload = verify_compact(record.jws, keyring.public).payload
+    except VerificationError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _signed_on(payload: dict[str, Any] | None) -> date | None:
+    """The signing date a verified payload states (its issued_at), never the stored column."""
+    value = payload.get("issued_at") if payload else None
+    try:
+        return datetime.fromisoformat(value).date() if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _recalled_on(payloads: list[tuple[int, dict[str, Any] | None]], after: int) -> date | None:
     """The date of the first version after `after` whose signed record recalls the batch."""
-    for record in records:
-        if record.version <= after:
-            continue
-        try:
-            payload = verify_compact(record.jws, keyring.public).payload
-        except VerificationError:
-            continue
-        if (
-            isinstance(payload, dict)
-            and _signed_batch(payload).get("status") == BatchStatus.RECALLED
-        ):
-            return record.issued_at.date()
+    for version, payload in payloads:
+        if version > after and _signed_batch(payload).get("status") == BatchStatus.RECALLED:
+            return _signed_on(payload)
     return None
 
 
@@ -170,10 +194,12 @@ def build_record_view(
 ) -> RecordView:
     """Verify the stored JWS of the asked version (the latest by default) and gather the rest.
 
-    The verdicts rest on signed content only: the recall, the expiry date and the changes since
-    an old version come from verified records, never from unsigned columns.
+    The verdicts rest on signed content only: the recall, the expiry date, the changes since
+    an old version, and every date and note shown beside them come from verified records,
+    never from unsigned columns. The public log says whether a newer version was removed.
     """
     records = records_of(session, batch.id)
+    payloads = [(r.version, _signed_payload(r, keyring)) for r in records]
     latest = records[-1]
     record = latest if version is None else next((r for r in records if r.version == version), None)
     if record is None:
@@ -191,8 +217,13 @@ def build_record_view(
     elif verdict.payload is not None:  # rows differ: show what was signed, never the rows
         data = {key: verdict.payload.get(key) for key in CONTENT_SECTIONS}
 
+    standing, log_problem = _log_check(session, batch=batch, record=record, latest=latest)
     concerns: list[Headline] = []
-    if verdict.status != RecordStatus.VALID or latest_verdict.status != RecordStatus.VALID:
+    if (
+        verdict.status != RecordStatus.VALID
+        or latest_verdict.status != RecordStatus.VALID
+        or log_problem is not None
+    ):
         concerns.append(Headline.TAMPERED)
     signed_latest = _signed_batch(latest_verdict.payload)
     if signed_latest.get("status") == BatchStatus.RECALLED:
@@ -205,9 +236,9 @@ def build_record_view(
     if not current:
         since = Since(
             latest_version=latest.version,
-            latest_issued_at=latest.issued_at.date(),
+            latest_issued_at=_signed_on(latest_verdict.payload),
             # A recall is final, so only a recalled latest record has a recall to date.
-            recalled_on=_recalled_on(records, keyring, record.version)
+            recalled_on=_recalled_on(payloads, record.version)
             if Headline.RECALLED in concerns
             else None,
         )
@@ -230,17 +261,38 @@ def build_record_view(
         latest_version=latest.version,
         record_hash=record.record_hash,
         jws=record.jws,
-        issued_at=record.issued_at.date(),
+        issued_at=_signed_on(verdict.payload),
         image=image,
         versions=[
-            {"version": r.version, "issued_at": r.issued_at.date(), "note": r.note} for r in records
+            {"version": v, "issued_at": _signed_on(p), "note": p.get("note") if p else None}
+            for v, p in payloads
         ],
         concerns=tuple(concerns),
         since=since,
         recall_reason=signed_latest.get("recall_reason") if Headline.RECALLED in concerns else None,
         expiry_date=expiry,
         retailers=load_places_to_buy(session, batch.product_id),
+        log=standing,
+        log_problem=log_problem,
     )
+
+
+def _log_check(
+    session: Session, *, batch: Batch, record: SignedRecord, latest: SignedRecord
+) -> tuple[LogStanding | None, str | None]:
+    """Where the shown version stands in the log, and what the log says is wrong, if anything:
+    a newer version logged than the newest stored (an erased recall), or a version the log
+    never saw (a record slipped into the database)."""
+    try:
+        entry = record_entry(record.jws)
+    except VerificationError:  # a JWS that does not parse names no entry; the verdict says so
+        return None, None
+    standing = log_standing(session, entry)
+    if standing.newest_version is not None and standing.newest_version > latest.version:
+        return standing, LOG_ERASED
+    if not standing.sequenced:
+        return None, LOG_MISSING
+    return standing, None
 
 
 def _date(value: Any) -> date | None:

@@ -1,0 +1,1 @@
+"""The public transparency log: tree storage as tiles, batched appends, checkpoints, witnesses."""

@@ -1,0 +1,208 @@
+"""Sequencing, integration and reading of the transparency log (issue 9).
+
+Two steps, as Trillian and Tessera do it. *Sequencing* adds an entry, with no position, in the
+transaction that makes what it logs: a record version and its entry commit together or not at
+all. *Integration* gives the waiting entries their positions, in order of arrival and in
+batches, and stores the new tiles and the tree's size and root, in one transaction that holds
+the log_state row's lock: two integrators never both extend the tree, so it cannot fork, and a
+crash loses nothing but a transaction that never committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from tracetag.core.database import begin_write, utcnow
+from tracetag.errors import NotFound
+from tracetag.formats import tiles
+from tracetag.formats.logentry import LogEntry
+from tracetag.formats.merkle import EMPTY_ROOT
+from tracetag.formats.tiles import TileId
+from tracetag.translog.models import LogEntryRow, LogState, LogTile
+
+# Entries integrated per transaction: big enough that appends run at thousands of leaves a
+# second, small enough that the lock is held for a fraction of a second (make bench).
+INTEGRATE_BATCH = 4096
+
+
+class LogCorrupted(RuntimeError):
+    """The stored tiles do not hold what the tree's size says they must."""
+
+
+def sequence(session: Session, entry: LogEntry) -> LogEntryRow:
+    """Add an entry to the log's queue, in the caller's transaction."""
+    row = LogEntryRow(
+        kind=entry.kind,
+        subject=entry.subject,
+        version=entry.version,
+        entry=entry.data,
+        leaf_hash=entry.leaf_hash,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    return row
+
+
+def log_state(session: Session, *, lock: bool = False) -> LogState:
+    """The log's one state row; with lock, held until the transaction ends."""
+    stmt = select(LogState).where(LogState.id == 1)
+    if lock:
+        stmt = stmt.with_for_update()
+    state = session.scalars(stmt).one_or_none()
+    if state is None:  # the migration inserts it; a database made from the models alone has none
+        state = LogState(id=1, origin=None, size=0, root=EMPTY_ROOT, updated_at=utcnow())
+        session.add(state)
+        session.flush()
+    return state
+
+
+class TileReader:
+    """Reads tiles for formats.tiles in one query per call; tiles given in `overlay` win."""
+
+    def __init__(self, session: Session, overlay: dict[tuple[int, int], bytes] | None = None):
+        self._session = session
+        self._overlay = overlay or {}
+
+    def __call__(self, wanted: Sequence[TileId]) -> list[bytes]:
+        missing = [(t.level, t.index) for t in wanted if (t.level, t.index) not in self._overlay]
+        stored: dict[tuple[int, int], bytes] = {}
+        if missing:
+            rows = self._session.execute(
+                select(LogTile.level, LogTile.idx, LogTile.hashes).where(
+                    tuple_(LogTile.level, LogTile.idx).in_(sorted(set(missing)))
+                )
+            )
+            stored = {(level, idx): hashes for level, idx, hashes in rows}
+        found = []
+        for tile in wanted:
+            data = self._overlay.get((tile.level, tile.index))
+            if data is None:
+                data = stored.get((tile.level, tile.index))
+            size = tile.width * tiles.HASH_SIZE
+            if data is None or len(data) < size:
+                raise LogCorrupted(f"tile {tile.path()} is missing or narrower than the tree")
+            found.append(data[:size])
+        return found
+
+
+def integrate(session: Session, *, limit: int = INTEGRATE_BATCH) -> int:
+    """Give up to `limit` waiting entries their positions; returns how many. Flushes; the
+    caller commits (and may publish a checkpoint first, under the same lock)."""
+    begin_write(session)
+    state = log_state(session, lock=True)
+    waiting = session.execute(
+        select(LogEntryRow.seq, LogEntryRow.leaf_hash)
+        .where(LogEntryRow.position.is_(None))
+        .order_by(LogEntryRow.seq)
+        .limit(limit)
+    ).all()
+    if not waiting:
+        return 0
+    size = state.size
+    changed = tiles.append_leaves(size, [leaf for _seq, leaf in waiting], TileReader(session))
+    _store_tiles(session, changed)
+    session.execute(
+        update(LogEntryRow),
+        [{"seq": seq, "position": size + i} for i, (seq, _leaf) in enumerate(waiting)],
+    )
+    new_size = size + len(waiting)
+    overlay = {(tile.level, tile.index): data for tile, data in changed}
+    state.root = tiles.tree_root(new_size, TileReader(session, overlay))
+    state.size = new_size
+    state.updated_at = utcnow()
+    session.flush()
+    return len(waiting)
+
+
+def _store_tiles(session: Session, changed: list[tuple[TileId, bytes]]) -> None:
+    """Write changed tiles: new ones inserted, the right edge's partial ones widened."""
+    keys = [(tile.level, tile.index) for tile, _data in changed]
+    existing = set(
+        session.execute(
+            select(LogTile.level, LogTile.idx).where(tuple_(LogTile.level, LogTile.idx).in_(keys))
+        )
+    )
+    widened = [
+        {"level": t.level, "idx": t.index, "width": t.width, "hashes": data}
+        for t, data in changed
+        if (t.level, t.index) in existing
+    ]
+    new = [
+        {"level": t.level, "idx": t.index, "width": t.width, "hashes": data}
+        for t, data in changed
+        if (t.level, t.index) not in existing
+    ]
+    if widened:
+        session.execute(update(LogTile), widened)
+    if new:
+        session.execute(insert(LogTile), new)
+
+
+def read_tile(session: Session, tile: TileId, *, tree_size: int) -> bytes:
+    """A tile's hashes, if the tree of tree_size holds the whole of it (NotFound otherwise)."""
+    if tile not in _tiles_within(tile, tree_size):
+        raise NotFound(f"the log of size {tree_size} has no tile {tile.path()}")
+    return TileReader(session)([tile])[0]
+
+
+def _tiles_within(tile: TileId, tree_size: int) -> set[TileId]:
+    """The tile as it exists in a tree of tree_size: full, or partial at exactly its width."""
+    hashes_at_level = tree_size >> (tiles.HEIGHT * tile.level)
+    full = hashes_at_level // tiles.WIDTH
+    if tile.index < full:
+        return {TileId(tile.level, tile.index, tiles.WIDTH)}
+    if tile.index == full and hashes_at_level % tiles.WIDTH:
+        # a partial tile is also served at any narrower width: its prefix never changes
+        return {TileId(tile.level, tile.index, w) for w in range(1, hashes_at_level % 256 + 1)}
+    return set()
+
+
+def read_entries(session: Session, index: int, width: int, *, tree_size: int) -> bytes:
+    """An entry bundle (tlog-tiles) of the entries at index*256 .. index*256+width-1."""
+    first = index * tiles.WIDTH
+    if width < 1 or width > tiles.WIDTH or first + width > tree_size:
+        raise NotFound(f"the log of size {tree_size} has no entry bundle {index} of {width}")
+    if width < tiles.WIDTH and first + tiles.WIDTH <= tree_size:
+        raise NotFound("that entry bundle is full; ask for it without .p/")
+    entries = session.scalars(
+        select(LogEntryRow.entry)
+        .where(LogEntryRow.position >= first, LogEntryRow.position < first + width)
+        .order_by(LogEntryRow.position)
+    ).all()
+    if len(entries) != width:
+        raise LogCorrupted(f"entries {first}..{first + width - 1} are not all stored")
+    return tiles.encode_entry_bundle(entries)
+
+
+def inclusion_proof(session: Session, *, index: int, tree_size: int) -> list[bytes]:
+    """The RFC 9162 inclusion proof of leaf `index` in the tree of tree_size."""
+    _check_size(session, tree_size)
+    if not 0 <= index < tree_size:
+        raise NotFound(f"the tree of size {tree_size} has no leaf {index}")
+    return tiles.inclusion_proof(tree_size, index, TileReader(session))
+
+
+def consistency_proof(session: Session, *, first: int, second: int) -> list[bytes]:
+    """The RFC 9162 consistency proof from the tree of size first to that of size second."""
+    _check_size(session, second)
+    if not 0 <= first <= second:
+        raise NotFound(f"no consistency proof from size {first} to size {second}")
+    return tiles.consistency_proof(first, second, TileReader(session))
+
+
+def _check_size(session: Session, tree_size: int) -> None:
+    if not 0 <= tree_size <= log_state(session).size:
+        raise NotFound(f"the log has not reached size {tree_size}")
+
+
+def find_leaf(session: Session, leaf_hash: bytes) -> LogEntryRow | None:
+    """The first integrated entry with this leaf hash."""
+    return session.scalars(
+        select(LogEntryRow)
+        .where(LogEntryRow.leaf_hash == leaf_hash, LogEntryRow.position.is_not(None))
+        .order_by(LogEntryRow.position)
+        .limit(1)
+    ).first()
