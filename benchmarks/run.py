@@ -476,7 +476,12 @@ def bench_scans(seconds: int, workers: int, access_log: bool, encoding: str) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
-    parser.add_argument("--only", choices=["issuance", "labels", "scans", "fcp"], action="append")
+    parser.add_argument(
+        "--only", choices=["issuance", "labels", "scans", "fcp", "log"], action="append"
+    )
+    parser.add_argument(
+        "--log-size", type=int, default=10_000_000, help="leaves in the log's benchmark tree"
+    )
     parser.add_argument("--seconds", type=int, default=10, help="length of each load run")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers for scans")
     parser.add_argument(
@@ -489,7 +494,7 @@ def main() -> None:
         help="what the scan load asks for (phones ask for gzip)",
     )
     args = parser.parse_args()
-    only = set(args.only or ["issuance", "labels", "scans", "fcp"])
+    only = set(args.only or ["issuance", "labels", "scans", "fcp", "log"])
     print(f"tracetag benchmarks on {platform.node()} ({os.cpu_count()} cores), {time.ctime()}")
     print(f"  {'what':<58} {'value':>12} {'unit':<10} {'target':<18}")
     if "issuance" in only:
@@ -504,6 +509,10 @@ def main() -> None:
         from fcp import bench_fcp
 
         bench_fcp(record)
+    if "log" in only:
+        from log import bench_log
+
+        bench_log(record, server, backends(), 100_000 if args.quick else args.log_size)
     out = HERE / "results.json"
     out.write_text(
         json.dumps(
