@@ -20,7 +20,8 @@ from tracetag.core.database import make_engine
 from tracetag.identity.passwords import Passwords
 from tracetag.settings import Settings
 from tracetag.signing.issuer import Issuer
-from tracetag.signing.keys import KeyRing, generate_key
+from tracetag.signing.keys import KeyRing, KeyStore, generate_key
+from tracetag.signing.signer import Signer
 
 BASE_URL = "https://tracetag.test"
 
@@ -31,8 +32,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session", params=backends())
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    with fresh_database(request.param) as url:
+def database_url(request: pytest.FixtureRequest, keys_dir: Path) -> Iterator[str]:
+    with fresh_database(request.param, keys_dir=keys_dir) as url:
         yield url
 
 
@@ -74,8 +75,21 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def keys(keys_dir: Path) -> KeyStore:
+    """The tests' private keys: one, registered active in every test database."""
+    return KeyStore(keys_dir, None)
+
+
+@pytest.fixture(scope="session")
+def signer(keys: KeyStore) -> Signer:
+    """The key that signs in the tests' databases."""
+    (info,) = keys.files()
+    return keys.signer(info.kid)
+
+
+@pytest.fixture(scope="session")
 def keyring(keys_dir: Path) -> KeyRing:
-    return KeyRing.load(keys_dir, None)
+    return KeyRing.load(keys_dir)
 
 
 @pytest.fixture
@@ -92,8 +106,8 @@ def settings(keys_dir: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def issuer(keyring: KeyRing) -> Issuer:
-    return Issuer(keyring=keyring, name="tracetag", base_url=BASE_URL)
+def issuer(keys: KeyStore) -> Issuer:
+    return Issuer(keys=keys, name="tracetag", base_url=BASE_URL)
 
 
 @pytest.fixture(scope="session")
@@ -106,11 +120,12 @@ def passwords() -> Passwords:
 def app(
     settings: Settings,
     session_factory: sessionmaker[Session],
+    keys: KeyStore,
     keyring: KeyRing,
     passwords: Passwords,
 ) -> FastAPI:
     return create_app(
-        settings, session_factory=session_factory, keyring=keyring, passwords=passwords
+        settings, session_factory=session_factory, keys=keys, keyring=keyring, passwords=passwords
     )
 
 

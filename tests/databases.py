@@ -13,7 +13,7 @@ from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tracetag.core.database import make_engine
+from tracetag.core.database import make_engine, make_session_factory
 from tracetag.core.migrate import alembic_config
 
 POSTGRES_ENV = "TRACETAG_TEST_POSTGRES_URL"
@@ -30,14 +30,37 @@ def _pg_admin_url() -> str:
     return url.render_as_string(hide_password=False)
 
 
+def register_keys(url: str, keys_dir: Path) -> None:
+    """Register keys_dir's key files in the database, as the service's start does."""
+    import tracetag.models  # noqa: F401  (every table known)
+    from tracetag.audit.models import Channel
+    from tracetag.audit.service import Actor
+    from tracetag.signing.keys import KeyStore
+    from tracetag.signing.registry import import_key_files
+
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            keys = KeyStore(keys_dir, None)
+            import_key_files(session, keys, actor=Actor(Channel.SYSTEM, "tests"))
+            session.commit()
+    finally:
+        engine.dispose()
+
+
 @contextmanager
-def fresh_database(backend: str, *, migrate: bool = True) -> Iterator[str]:
-    """Create an empty database, migrate it to head, yield its URL, drop it afterwards."""
+def fresh_database(
+    backend: str, *, migrate: bool = True, keys_dir: Path | None = None
+) -> Iterator[str]:
+    """Create an empty database, migrate it to head (registering keys_dir's keys), yield its
+    URL, drop it afterwards."""
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="tracetag-test-") as tmp:
             url = f"sqlite:///{Path(tmp) / 'test.db'}"
             if migrate:
                 command.upgrade(alembic_config(url), "head")
+                if keys_dir is not None:
+                    register_keys(url, keys_dir)
             yield url
         return
     admin_url = _pg_admin_url()
@@ -49,6 +72,8 @@ def fresh_database(backend: str, *, migrate: bool = True) -> Iterator[str]:
     try:
         if migrate:
             command.upgrade(alembic_config(url), "head")
+            if keys_dir is not None:
+                register_keys(url, keys_dir)
         yield url
     finally:
         with admin.connect() as conn:

@@ -43,7 +43,7 @@ def _fresh_with_batch(database_url: str, issuer: Issuer) -> Iterator[tuple[str, 
     from tests.databases import fresh_database
 
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
-    with fresh_database(backend) as url:
+    with fresh_database(backend, keys_dir=issuer.keys.keys_dir) as url:
         engine = make_engine(url)
         with make_session_factory(engine)() as session:
             batch = make_batch(session, issuer, make_product(session, make_producer(session)))
@@ -185,11 +185,13 @@ def test_product_retailers_come_and_go_with_their_migration(database_url: str) -
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     with fresh_database(backend) as url:
         engine = make_engine(url)
+        command.downgrade(alembic_config(url), "0008")
+        engine.dispose()
         tables = set(inspect(engine).get_table_names())
         command.downgrade(alembic_config(url), "0008-1")  # whatever 0008 comes after
         engine.dispose()
         assert tables - set(inspect(engine).get_table_names()) == {"product_retailers"}
-        command.upgrade(alembic_config(url), "head")
+        command.upgrade(alembic_config(url), "0008")
         engine.dispose()
         assert set(inspect(engine).get_table_names()) == tables
         engine.dispose()
