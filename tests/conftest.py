@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,6 +86,17 @@ def signer(keys: KeyStore) -> Signer:
     """The key that signs in the tests' databases."""
     (info,) = keys.files()
     return keys.signer(info.kid)
+
+
+@pytest.fixture
+def own_keys(tmp_path: Path, keys_dir: Path) -> KeyStore:
+    """A keys directory of the test's own holding the tests' active key, for tests that make
+    keys: the shared directory stays as it was."""
+    own = tmp_path / "keys"
+    own.mkdir()
+    for path in keys_dir.glob("*.pem"):
+        shutil.copy2(path, own / path.name)  # keeps 0600
+    return KeyStore(own, None)
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 import stat
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -25,17 +23,6 @@ from tracetag.settings import Settings
 from tracetag.signing import registry
 from tracetag.signing.keys import KeyRing, KeyStore
 from tracetag.signing.models import SigningKey
-
-
-@pytest.fixture
-def own_keys(tmp_path: Path, keys_dir: Path) -> KeyStore:
-    """A keys directory of the test's own, holding the tests' active key: the keys made here
-    leave the shared one as it was."""
-    own = tmp_path / "keys"
-    own.mkdir()
-    for path in keys_dir.glob("*.pem"):
-        shutil.copy2(path, own / path.name)  # keeps 0600
-    return KeyStore(own, None)
 
 
 @pytest.fixture
