@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from tracetag.signing.keys import KeyStore
 
 app = typer.Typer(
-    help="Record-signing keys: generate, list, activate, rotate, retire, revoke.",
+    help="Record-signing keys: generate, list, activate, rotate, retire, revoke. A kid may "
+    "begin with '-': put '--' before it (tracetag keys activate -- -uIDo…).",
     no_args_is_help=True,
 )
 T = TypeVar("T")
@@ -115,8 +116,8 @@ def keys_list() -> None:
             flags = [key.state.upper() if key.state == "active" else key.state]
             if info is None or not info.has_private:
                 flags.append("no private file here")
-            elif info.encrypted:
-                flags.append("encrypted")
+            else:
+                flags.append("encrypted" if info.encrypted else "NOT encrypted")
             dates = [f"made {_day(key.created_at)}"]
             if key.activated_at is not None:
                 dates.append(f"from {_day(key.activated_at)}")
