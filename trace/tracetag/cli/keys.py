@@ -37,10 +37,15 @@ def _registry(settings: Settings) -> Iterator[tuple[Session, KeyStore]]:
 
     factory = _common.session_factory(settings)
     keys = _common.keystore(settings)
-    with factory() as session:
-        import_key_files(session, keys, actor=_common.actor(), pinned_kid=settings.signing_kid)
-        session.commit()
-        yield session, keys
+    try:
+        with factory() as session:
+            import_key_files(
+                session, keys, actor=_common.actor(), pinned_kid=settings.signing_kid
+            )
+            session.commit()
+            yield session, keys
+    finally:
+        factory.kw["bind"].dispose()  # close the connections now, not when collected
 
 
 def _run(settings: Settings, change: Callable[[Session, KeyStore], T]) -> T:

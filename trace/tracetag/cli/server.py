@@ -69,14 +69,17 @@ def _register_key_files(settings: Settings) -> None:
     from tracetag.signing.registry import import_key_files
 
     factory = _common.session_factory(settings)
-    with factory() as session:
-        added = import_key_files(
-            session,
-            _common.keystore(settings),
-            actor=_common.actor(),
-            pinned_kid=settings.signing_kid,
-        )
-        session.commit()
+    try:
+        with factory() as session:
+            added = import_key_files(
+                session,
+                _common.keystore(settings),
+                actor=_common.actor(),
+                pinned_kid=settings.signing_kid,
+            )
+            session.commit()
+    finally:
+        factory.kw["bind"].dispose()
     if added:
         typer.echo(f"registered {len(added)} key file(s) from {settings.keys_dir}")
 
