@@ -31,18 +31,40 @@ def _pg_admin_url() -> str:
 
 
 def register_keys(url: str, keys_dir: Path) -> None:
-    """Register keys_dir's key files in the database, as the service's start does."""
+    """Register keys_dir's one key, active, as the service's start would, but without writing
+    the audit log: tests count its events from an empty log. (The start's own registration is
+    tested in tests/signing/test_registry.py and tests/cli/test_keys.py.)"""
     import tracetag.models  # noqa: F401  (every table known)
-    from tracetag.audit.models import Channel
-    from tracetag.audit.service import Actor
+    from tracetag.core.database import utcnow
+    from tracetag.formats.jwk import public_jwk
+    from tracetag.signing.events import key_event_entry
     from tracetag.signing.keys import KeyStore
-    from tracetag.signing.registry import import_key_files
+    from tracetag.signing.models import SigningKey, SigningKeyEvent
 
+    keys = KeyStore(keys_dir, None)
+    (info,) = (info for info in keys.files() if info.has_private)
+    jwk = public_jwk(keys.signer(info.kid).public_key)
+    now = utcnow()
     engine = make_engine(url)
     try:
         with make_session_factory(engine)() as session:
-            keys = KeyStore(keys_dir, None)
-            import_key_files(session, keys, actor=Actor(Channel.SYSTEM, "tests"))
+            session.add(
+                SigningKey(
+                    kid=info.kid,
+                    public_jwk=jwk,
+                    state="active",
+                    created_at=now,
+                    created_by="tests",
+                    activated_at=now,
+                    activated_by="tests",
+                )
+            )
+            session.flush()
+            for event in ("generate", "activate"):
+                entry = key_event_entry(kid=info.kid, event=event, at=now, public_jwk=jwk)
+                session.add(
+                    SigningKeyEvent(kid=info.kid, event=event, at=now, actor="tests", entry=entry)
+                )
             session.commit()
     finally:
         engine.dispose()

@@ -102,3 +102,28 @@ def test_tags_issued_after_a_rotation_carry_the_new_key(
         link = tag_digital_link("", batch.product.gtin, batch.lot, tag.serial, tag.digsig)
         data = served.get(link, headers={"Accept": "application/json"}).json()
         assert data["tag"]["kid"] == kid  # the served key ring found the new key at once
+
+
+def test_an_active_key_whose_private_file_is_elsewhere_is_a_503_naming_no_path(
+    served: TestClient, session: Session, own_keys: KeyStore
+) -> None:
+    """Another host activated a key this one has no file of: it cannot sign, and says so
+    without showing the server's paths; nothing is stored."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from tracetag.batches.models import Batch
+
+    elsewhere = registry.register_key(
+        session, public_key=Ed25519PrivateKey.generate().public_key(), actor=factories.ACTOR
+    )
+    registry.activate(session, kid=elsewhere.kid, actor=factories.ACTOR)
+    auth = factories.producer_with_key(session)
+    product = factories.make_product(session, auth.producer)
+    session.commit()
+    answer = served.post(
+        "/api/v1/batches", json=factories.batch_data(product.id), headers=auth.headers
+    )
+    assert answer.status_code == 503
+    assert answer.json() == {"detail": "the service cannot sign right now"}
+    assert str(own_keys.keys_dir) not in answer.text
+    assert session.query(Batch).filter_by(product_id=product.id).count() == 0

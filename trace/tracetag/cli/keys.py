@@ -39,9 +39,7 @@ def _registry(settings: Settings) -> Iterator[tuple[Session, KeyStore]]:
     keys = _common.keystore(settings)
     try:
         with factory() as session:
-            import_key_files(
-                session, keys, actor=_common.actor(), pinned_kid=settings.signing_kid
-            )
+            import_key_files(session, keys, actor=_common.actor(), pinned_kid=settings.signing_kid)
             session.commit()
             yield session, keys
     finally:
