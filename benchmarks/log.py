@@ -29,7 +29,8 @@ from tracetag.formats import tiles
 from tracetag.formats.logentry import ISSUANCE, LogEntry
 from tracetag.formats.merkle import leaf_hash
 from tracetag.signing.keys import generate_key
-from tracetag.translog.checkpoints import integrate_and_publish, load_log_signer
+from tracetag.signing.logkey import load_log_signer
+from tracetag.translog.checkpoints import integrate_and_publish
 from tracetag.translog.models import LogEntryRow, LogState, LogTile
 from tracetag.translog.service import sequence
 

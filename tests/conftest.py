@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +21,10 @@ from tracetag.core.database import make_engine
 from tracetag.identity.passwords import Passwords
 from tracetag.settings import Settings
 from tracetag.signing.issuer import Issuer
-from tracetag.signing.keys import KeyRing, generate_key
-from tracetag.translog.checkpoints import LogSigner, load_log_signer
+from tracetag.signing.keys import KeyRing, KeyStore, generate_key
+from tracetag.signing.logkey import load_log_signer
+from tracetag.signing.signer import Signer
+from tracetag.translog.checkpoints import LogSigner
 
 BASE_URL = "https://tracetag.test"
 
@@ -32,8 +35,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session", params=backends())
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    with fresh_database(request.param) as url:
+def database_url(request: pytest.FixtureRequest, keys_dir: Path) -> Iterator[str]:
+    with fresh_database(request.param, keys_dir=keys_dir) as url:
         yield url
 
 
@@ -75,8 +78,32 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def keys(keys_dir: Path) -> KeyStore:
+    """The tests' private keys: one, registered active in every test database."""
+    return KeyStore(keys_dir, None)
+
+
+@pytest.fixture(scope="session")
+def signer(keys: KeyStore) -> Signer:
+    """The key that signs in the tests' databases."""
+    (info,) = keys.files()
+    return keys.signer(info.kid)
+
+
+@pytest.fixture
+def own_keys(tmp_path: Path, keys_dir: Path) -> KeyStore:
+    """A keys directory of the test's own holding the tests' active key, for tests that make
+    keys: the shared directory stays as it was."""
+    own = tmp_path / "keys"
+    own.mkdir()
+    for path in keys_dir.glob("*.pem"):
+        shutil.copy2(path, own / path.name)  # keeps 0600
+    return KeyStore(own, None)
+
+
+@pytest.fixture(scope="session")
 def keyring(keys_dir: Path) -> KeyRing:
-    return KeyRing.load(keys_dir, None)
+    return KeyRing.load(keys_dir)
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +125,8 @@ def settings(keys_dir: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def issuer(keyring: KeyRing) -> Issuer:
-    return Issuer(keyring=keyring, name="tracetag", base_url=BASE_URL)
+def issuer(keys: KeyStore) -> Issuer:
+    return Issuer(keys=keys, name="tracetag", base_url=BASE_URL)
 
 
 @pytest.fixture(scope="session")
@@ -112,6 +139,7 @@ def passwords() -> Passwords:
 def app(
     settings: Settings,
     session_factory: sessionmaker[Session],
+    keys: KeyStore,
     keyring: KeyRing,
     passwords: Passwords,
     log_signer: LogSigner,
@@ -119,6 +147,7 @@ def app(
     return create_app(
         settings,
         session_factory=session_factory,
+        keys=keys,
         keyring=keyring,
         passwords=passwords,
         log_signer=log_signer,

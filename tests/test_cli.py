@@ -22,6 +22,7 @@ from tracetag.formats.digsig import TagSigner
 from tracetag.formats.jwk import b64url, b64url_decode, jwks_document, thumbprint
 from tracetag.formats.jws import sign_compact
 from tracetag.labels.qr import qr_content
+from tracetag.signing import registry
 from tracetag.signing.issuer import Issuer
 
 # Run the CLI with sockets disabled: proof that file verification needs no network.
@@ -53,7 +54,8 @@ def signed(tmp_path: Path, session: Session, issuer: Issuer) -> tuple[Path, Path
     jws_file = tmp_path / "record.jws"
     jws_file.write_text(record.jws)
     jwks_file = tmp_path / "jwks.json"
-    jwks_file.write_text(json.dumps(jwks_document(issuer.keyring.public_keys())))
+    # the service's own JWKS, with each key's status and dates: the verifier reads past them
+    jwks_file.write_text(json.dumps(registry.jwks(session)))
     return jws_file, jwks_file
 
 
@@ -123,8 +125,9 @@ def tag_uri(issuer: Issuer) -> tuple[str, str]:
     from tracetag.gs1.serials import new_serial
 
     gtin, lot, serial = "08935049500063", "L-2611-01", new_serial()
-    keyring = issuer.keyring
-    digsig = TagSigner(keyring.signing_key, keyring.signing_kid).sign(gtin, lot, serial)
+    (info,) = issuer.keys.files()
+    signer = issuer.keys.signer(info.kid)
+    digsig = TagSigner(signer, signer.kid).sign(gtin, lot, serial)
     uri = tag_digital_link("https://tracetag.test", gtin, lot, serial, digsig)
     return uri, tag_digital_link("https://tracetag.test", gtin, lot, serial)
 

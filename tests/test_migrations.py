@@ -43,7 +43,7 @@ def _fresh_with_batch(database_url: str, issuer: Issuer) -> Iterator[tuple[str, 
     from tests.databases import fresh_database
 
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
-    with fresh_database(backend) as url:
+    with fresh_database(backend, keys_dir=issuer.keys.keys_dir) as url:
         engine = make_engine(url)
         with make_session_factory(engine)() as session:
             batch = make_batch(session, issuer, make_product(session, make_producer(session)))
@@ -186,6 +186,8 @@ def test_product_retailers_come_and_go_with_their_migration(database_url: str) -
     with fresh_database(backend) as url:
         command.downgrade(alembic_config(url), "0008")  # the later revisions' tables go first
         engine = make_engine(url)
+        command.downgrade(alembic_config(url), "0008")
+        engine.dispose()
         tables = set(inspect(engine).get_table_names())
         command.downgrade(alembic_config(url), "0008-1")  # whatever 0008 comes after
         engine.dispose()
@@ -194,3 +196,37 @@ def test_product_retailers_come_and_go_with_their_migration(database_url: str) -
         engine.dispose()
         assert set(inspect(engine).get_table_names()) == tables
         engine.dispose()
+
+
+def test_0011_upgrades_a_database_of_signed_records_whose_keys_are_files(
+    database_url: str, issuer: Issuer, keys_dir: Path
+) -> None:
+    """0011 adds the registry empty; the start registers the key files, the one that signed
+    today becomes active, and the records signed before verify against the new JWKS."""
+    from sqlalchemy import text
+
+    from tracetag.audit.models import Channel
+    from tracetag.audit.service import Actor
+    from tracetag.batches.service import latest_record
+    from tracetag.formats.jwk import keys_from_jwks
+    from tracetag.formats.jws import verify_compact
+    from tracetag.signing import registry
+    from tracetag.signing.keys import KeyStore
+
+    with _fresh_with_batch(database_url, issuer) as (url, engine, batch):
+        command.downgrade(alembic_config(url), "0010")  # as a release before the registry left it
+        assert "signing_keys" not in inspect(engine).get_table_names()
+        command.upgrade(alembic_config(url), "head")
+        factory = make_session_factory(engine)
+        with factory() as session:
+            assert registry.list_keys(session) == []
+            kid = registry.prepare(
+                session, KeyStore(keys_dir, None), actor=Actor(Channel.SYSTEM, "start-up")
+            )
+            session.commit()
+            record = latest_record(session, batch.id)
+            assert record is not None and record.kid == kid
+            keys = keys_from_jwks(registry.jwks(session))
+            assert verify_compact(record.jws, keys).kid == kid
+        with pytest.raises(IntegrityError), engine.begin() as conn:  # the state check holds
+            conn.execute(text("UPDATE signing_keys SET state = 'lost'"))

@@ -24,7 +24,7 @@ from tracetag.core.database import make_engine, make_session_factory
 from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.settings import Settings
 from tracetag.signing.issuer import Issuer
-from tracetag.signing.keys import KeyRing
+from tracetag.signing.keys import KeyRing, KeyStore
 
 
 @dataclass
@@ -35,10 +35,10 @@ class Served:
 
 
 @pytest.fixture(params=backends())
-def served(request: pytest.FixtureRequest, keyring: KeyRing) -> Iterator[Served]:
-    with fresh_database(request.param) as url:
+def served(request: pytest.FixtureRequest, keys_dir: Any) -> Iterator[Served]:
+    with fresh_database(request.param, keys_dir=keys_dir) as url:
         engine = make_engine(url)
-        issuer = Issuer(keyring=keyring, name="tracetag", base_url=BASE_URL)
+        issuer = Issuer(keys=KeyStore(keys_dir, None), name="tracetag", base_url=BASE_URL)
         with make_session_factory(engine)() as session:
             product = factories.make_product(session, factories.make_producer(session))
             batch = factories.make_batch(session, issuer, product, lot="O-1")

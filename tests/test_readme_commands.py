@@ -37,6 +37,10 @@ COVERED = frozenset(
         "db upgrade",
         "keys generate",
         "keys list",
+        "keys activate",
+        "keys rotate",
+        "keys retire",
+        "keys revoke",
         "demo",
         "admin create-key",
         "admin create-user",
@@ -185,8 +189,22 @@ def run_readme(cli: Cli, tmp: Path, port: int) -> None:
     kid = re.search(r"created key (\S+) in", created)
     assert kid is not None, created
     assert re.search(
-        rf"^{re.escape(kid[1])}  private\+public, signing$", cli("keys", "list").stdout, re.M
+        rf"^{re.escape(kid[1])}  ACTIVE, NOT encrypted  made ", cli("keys", "list").stdout, re.M
     )
+    # README, "Signing keys": generate, activate, rotate, retire, revoke
+    made_key = re.search(r"created key (\S+) ", cli("keys", "generate", "--label", "2027").stdout)
+    assert made_key is not None
+    assert "signs now" in cli("keys", "activate", "--", made_key[1]).stdout
+    assert "signs now" in cli("keys", "rotate").stdout
+    spare_key = re.search(r"created key (\S+) ", cli("keys", "generate").stdout)
+    assert spare_key is not None
+    assert "is retired" in cli("keys", "retire", "--", spare_key[1]).stdout
+    active = re.search(r"^(\S+)  ACTIVE", cli("keys", "list").stdout, re.M)
+    assert active is not None
+    revoked = cli(
+        "keys", "revoke", "--new-key", "--compromised-at", "2026-11-20T08:00+07:00", "--", active[1]
+    ).stdout
+    assert "2026-11-20 01:00 UTC" in revoked and "signs now" in revoked
 
     demo = cli("demo").stdout
     page = re.search(r"demo batch page:\s+(\S+)", demo)
@@ -291,6 +309,19 @@ def run_readme(cli: Cli, tmp: Path, port: int) -> None:
     engine.dispose()
     assert {(channel, actor.split(" ")[0]) for _, channel, actor in logged} == {("cli", "cli")}
     assert [action for action, _, _ in logged] == [
+        "signing_key.generate",  # keys generate: a new service's first key …
+        "signing_key.activate",  # … signs at once
+        "signing_key.generate",  # keys generate --label 2027
+        "signing_key.retire",  # keys activate
+        "signing_key.activate",
+        "signing_key.generate",  # keys rotate
+        "signing_key.retire",
+        "signing_key.activate",
+        "signing_key.generate",  # keys generate, then keys retire
+        "signing_key.retire",
+        "signing_key.generate",  # keys revoke --new-key: the successor, then the revocation
+        "signing_key.activate",
+        "signing_key.revoke",
         "producer.create",  # demo
         "product.create",
         "product.image_set",

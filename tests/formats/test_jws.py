@@ -45,7 +45,7 @@ def test_joserfc_verifies_a_batch_record_against_the_served_jwks(
     jwks = client.get("/.well-known/jwks.json").json()
     key_set = KeySet.import_key_set(jwks)
     result = jose_jws.deserialize_compact(page["jws"], key_set, algorithms=["EdDSA", "Ed25519"])
-    assert result.protected["kid"] == issuer.keyring.signing_kid
+    assert result.protected["kid"] == issuer.last_kid
     assert json.loads(result.payload)["batch"]["lot"] == batch.lot
     # the payload bytes are the RFC 8785 form of themselves
     assert rfc8785.dumps(json.loads(result.payload)) == result.payload
@@ -54,7 +54,11 @@ def test_joserfc_verifies_a_batch_record_against_the_served_jwks(
 def test_jwks_has_no_private_parts_and_kid_is_rfc7638(client: TestClient, keyring) -> None:  # type: ignore[no-untyped-def]
     jwks = client.get("/.well-known/jwks.json").json()
     (entry,) = jwks["keys"]
-    assert set(entry) == {"kty", "crv", "x", "kid", "use", "alg"}
+    # the public members, and the registry's status and dates (signing/registry.py)
+    assert set(entry) == {"kty", "crv", "x", "kid", "use", "alg", "status", "created_at"} | {
+        "valid_from"
+    }
+    assert entry["status"] == "active"
     assert entry["kty"] == "OKP" and entry["crv"] == "Ed25519"
     assert OKPKey.import_key(entry).thumbprint() == entry["kid"]
 

@@ -19,6 +19,7 @@ from tracetag.labels.exports import PrintedTag
 from tracetag.labels.pdf import SheetLayout
 from tracetag.labels.qr import LABEL_LEVEL, MIN_MODULE_MM, qr_content, qr_modules
 from tracetag.signing.keys import KeyRing
+from tracetag.signing.signer import Signer
 from tracetag.tags.printing import pdf_labels
 
 BASE_URL = "https://truyxuat.example.vn"
@@ -31,8 +32,8 @@ PER_BATCH = 63  # three A4 sheets of 3 × 7 each: 126 labels
 REQUIRED = 0.98
 
 
-def _signed_tags(keyring: KeyRing, gtin: str, lot: str) -> list[PrintedTag]:
-    sign = TagSigner(keyring.signing_key, keyring.signing_kid).sign
+def _signed_tags(signer: Signer, gtin: str, lot: str) -> list[PrintedTag]:
+    sign = TagSigner(signer, signer.kid).sign
     tags = []
     for _ in range(PER_BATCH):
         serial = new_serial()
@@ -42,8 +43,8 @@ def _signed_tags(keyring: KeyRing, gtin: str, lot: str) -> list[PrintedTag]:
 
 
 @pytest.fixture(scope="module")
-def batches(keyring: KeyRing) -> list[tuple[str, str, list[PrintedTag]]]:
-    return [(name, lot, _signed_tags(keyring, gtin, lot)) for gtin, lot, name in BATCHES]
+def batches(signer: Signer) -> list[tuple[str, str, list[PrintedTag]]]:
+    return [(name, lot, _signed_tags(signer, gtin, lot)) for gtin, lot, name in BATCHES]
 
 
 def _photographed(

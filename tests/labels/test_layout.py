@@ -14,7 +14,7 @@ from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.gs1.serials import new_serial
 from tracetag.labels.pdf import Label, SheetLayout, label_sheets
 from tracetag.labels.qr import LABEL_LEVEL, MIN_MODULE_MM, qr_content, qr_modules
-from tracetag.signing.keys import KeyRing
+from tracetag.signing.signer import Signer
 from tracetag.tags.printing import sample_link
 
 GTIN, LOT = "08938535000252", "ST25-2611-01"
@@ -75,11 +75,11 @@ def test_pdf_refuses_a_later_label_that_needs_a_larger_version() -> None:
 @pytest.mark.parametrize("lot", [LOT, "mo/26_x", "12345678901234567890"])
 @pytest.mark.parametrize("signed", [True, False])
 def test_sample_link_needs_the_largest_qr_code_of_real_tags(
-    keyring: KeyRing, base: str, lot: str, signed: bool
+    signer: Signer, base: str, lot: str, signed: bool
 ) -> None:
     """The layout is checked before printing with this sample: it must not be smaller than
     any real tag's code (in issue 7 it was a version short)."""
-    sign = TagSigner(keyring.signing_key, keyring.signing_kid).sign
+    sign = TagSigner(signer, signer.kid).sign
     sample = len(qr_modules(qr_content(sample_link(base, GTIN, lot, signed=signed))))
     real = set()
     for _ in range(60):

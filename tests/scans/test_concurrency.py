@@ -19,7 +19,7 @@ from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.scans.models import Scan
 from tracetag.settings import Settings
 from tracetag.signing.issuer import Issuer
-from tracetag.signing.keys import KeyRing
+from tracetag.signing.keys import KeyRing, KeyStore
 from tracetag.tags.models import Tag
 
 REQUESTS = 300
@@ -27,8 +27,8 @@ WORKERS = 2  # two app instances, each with its own engine and scan writer
 
 
 @pytest.fixture(params=backends())
-def database(request: pytest.FixtureRequest) -> Iterator[str]:
-    with fresh_database(request.param) as url:
+def database(request: pytest.FixtureRequest, keys_dir: Any) -> Iterator[str]:
+    with fresh_database(request.param, keys_dir=keys_dir) as url:
         yield url
 
 
@@ -37,7 +37,7 @@ def test_concurrent_scans_leave_exact_counts(
 ) -> None:
     engine = make_engine(database)
     factory = make_session_factory(engine)
-    issuer = Issuer(keyring=keyring, name="tracetag", base_url=BASE_URL)
+    issuer = Issuer(keys=KeyStore(keys_dir, None), name="tracetag", base_url=BASE_URL)
     with factory() as session:
         producer = factories.make_producer(session)
         product = factories.make_product(session, producer)

@@ -27,7 +27,7 @@ from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.scans.models import Scan
 from tracetag.settings import Settings
 from tracetag.signing.issuer import Issuer
-from tracetag.signing.keys import KeyRing
+from tracetag.signing.keys import KeyRing, KeyStore
 from tracetag.tags.models import Tag, TagIssuance
 
 
@@ -104,7 +104,7 @@ def test_genuine_tags_are_verified_and_name_their_key(
     for _ in range(3):
         data = _json(client, _path(tagged, tag.serial, tag.digsig)).json()
         assert data["tag"]["status"] == "genuine"
-        assert data["tag"]["kid"] == app.state.keyring.signing_kid
+        assert data["tag"]["kid"] == app.state.issuer.last_kid
     assert len(verifier) == 1  # verified once, then from the cache of exact signed bytes
 
 
@@ -224,10 +224,10 @@ def test_a_scan_waits_no_longer_than_the_limit_then_others_go_on(
 @pytest.fixture(params=backends())
 def live(request: pytest.FixtureRequest, keyring: KeyRing, keys_dir: Any) -> Iterator[Live]:
     """An app on a database of its own, with real connections: for concurrent requests."""
-    with fresh_database(request.param) as url:
+    with fresh_database(request.param, keys_dir=keys_dir) as url:
         engine = make_engine(url)
         factory = make_session_factory(engine)
-        issuer = Issuer(keyring=keyring, name="tracetag", base_url=BASE_URL)
+        issuer = Issuer(keys=KeyStore(keys_dir, None), name="tracetag", base_url=BASE_URL)
         with factory() as session:
             product = factories.make_product(session, factories.make_producer(session))
             batch = factories.make_batch(session, issuer, product, lot="L-9")

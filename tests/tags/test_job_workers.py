@@ -30,7 +30,7 @@ from tracetag.batches.models import Batch
 from tracetag.core.database import make_engine, make_session_factory
 from tracetag.settings import Settings
 from tracetag.signing.issuer import Issuer
-from tracetag.signing.keys import KeyRing
+from tracetag.signing.keys import KeyRing, KeyStore
 from tracetag.tags import service as tags_service
 from tracetag.tags.jobs import lease, runner
 from tracetag.tags.jobs.models import JobStatus, TagJob
@@ -41,9 +41,9 @@ DEADLINE = 60.0
 
 
 @pytest.fixture(scope="module", params=backends())
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, keys_dir: Path) -> Iterator[str]:
     """One database for the module: its tests commit, and each leaves no job unfinished."""
-    with fresh_database(request.param) as url:
+    with fresh_database(request.param, keys_dir=keys_dir) as url:
         yield url
 
 
@@ -178,7 +178,7 @@ import os, sys
 from pathlib import Path
 from tracetag.core.database import make_engine, make_session_factory
 from tracetag.signing.issuer import Issuer
-from tracetag.signing.keys import KeyRing
+from tracetag.signing.keys import KeyStore
 from tracetag.tags import service
 from tracetag.tags.jobs import runner
 
@@ -194,7 +194,7 @@ def issue_tags(*args, progress, **kw):
     return real(*args, progress=dying, **kw)
 
 runner.issue_tags = issue_tags
-issuer = Issuer(keyring=KeyRing.load(Path(sys.argv[2]), None), name="t", base_url="https://t.test")
+issuer = Issuer(keys=KeyStore(Path(sys.argv[2]), None), name="t", base_url="https://t.test")
 factory = make_session_factory(make_engine(sys.argv[1]))
 runner.TagJobRunner(factory, issuer, progress_every=0).run_once()
 """
@@ -259,7 +259,7 @@ def test_the_apps_worker_issues_a_job_queued_through_the_api(
 ) -> None:
     with factory() as session:
         auth = factories.producer_with_key(session)
-        issuer = Issuer(keyring=keyring, name="tracetag", base_url=BASE_URL)
+        issuer = Issuer(keys=KeyStore(keys_dir, None), name="tracetag", base_url=BASE_URL)
         made = factories.make_batch(session, issuer, factories.make_product(session, auth.producer))
         session.commit()
     settings = Settings(database_url=database_url, keys_dir=keys_dir, public_base_url=BASE_URL)

@@ -267,7 +267,7 @@ def test_the_api_issues_on_a_database_of_separate_connections(
     The per-test savepoint fixtures share one connection and cannot show this; held, every
     chunk would wait for it until the 15 s busy timeout and fail.
     """
-    with fresh_database(backend) as url:
+    with fresh_database(backend, keys_dir=keys_dir) as url:
         engine = make_engine(url)
         with make_session_factory(engine)() as session:
             auth = factories.producer_with_key(session)

@@ -110,7 +110,8 @@ def test_sixteen_appenders_build_one_consistent_tree(
 CHILD = """
 import sys
 from tracetag.core.database import make_engine, make_session_factory
-from tracetag.translog.checkpoints import integrate_and_publish, load_log_signer
+from tracetag.signing.logkey import load_log_signer
+from tracetag.translog.checkpoints import integrate_and_publish
 from pathlib import Path
 signer = load_log_signer(Path(sys.argv[2]), None, origin="tracetag.test/log")
 integrate_and_publish(make_session_factory(make_engine(sys.argv[1])), signer, limit=4000)

@@ -41,7 +41,7 @@ from tracetag.products.retailer_schemas import RetailerIn
 from tracetag.products.retailers import set_retailers
 from tracetag.products.service import store_image
 from tracetag.signing.issuer import Issuer
-from tracetag.signing.keys import KeyRing
+from tracetag.signing.keys import KeyStore
 from tracetag.tags.jobs.service import JOB_THRESHOLD, queue_tag_job
 
 PWNED = "window.__pwned=1"
@@ -283,9 +283,9 @@ def serve_hostile_site(backend: str, keys_dir: Path, workdir: Path) -> Iterator[
     """`tracetag serve` on a free port over a fresh database of `backend` holding the payloads."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with fresh_database(backend) as url:
+    with fresh_database(backend, keys_dir=keys_dir) as url:
         engine = make_engine(url)
-        issuer = Issuer(keyring=KeyRing.load(keys_dir, None), name="tracetag", base_url=base)
+        issuer = Issuer(keys=KeyStore(keys_dir, None), name="tracetag", base_url=base)
         built = _build(make_session_factory(engine), issuer)
         engine.dispose()
         env = {

@@ -21,20 +21,25 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from tracetag import __version__
 from tracetag.api import routers as api_routers
 from tracetag.api.guard import RequestGuard
+from tracetag.audit.models import Channel
+from tracetag.audit.service import Actor
 from tracetag.core.database import make_engine, make_session_factory
 from tracetag.identity.mail import LogMailer, Mailer, SmtpMailer
 from tracetag.identity.passwords import Passwords
 from tracetag.identity.service import SessionPolicy
 from tracetag.scans.assess import CopyThresholds
-from tracetag.scans.fingerprint import fingerprint_salt
+from tracetag.scans.fingerprint import derived_salt
 from tracetag.scans.label_check import DigsigVerifier
 from tracetag.scans.recorder import ScanRecorder
+from tracetag.scans.salt import scan_salt
 from tracetag.settings import Settings
+from tracetag.signing import registry
 from tracetag.signing.issuer import Issuer
-from tracetag.signing.keys import KeyRing
+from tracetag.signing.keys import PRIVATE_SUFFIX, SALT_FILE, KeyRing, KeyStore, load_private_key
+from tracetag.signing.logkey import load_log_signer
 from tracetag.tags.jobs.runner import TagJobRunner
 from tracetag.tags.service import cleanup_incomplete_issuances
-from tracetag.translog.checkpoints import LogSigner, default_origin, load_log_signer
+from tracetag.translog.checkpoints import LogSigner, default_origin
 from tracetag.translog.runner import LogIntegrator
 from tracetag.web.errors import install_error_handlers
 from tracetag.web.headers import SecurityHeaders, security_headers
@@ -98,24 +103,58 @@ def _mailer(settings: Settings) -> Mailer:
     )
 
 
+def _prepare_keys(settings: Settings, factory: sessionmaker[Session], keys: KeyStore) -> str:
+    """Register new key files, apply TRACETAG_SIGNING_KID; the active kid (issue 9)."""
+    actor = Actor(Channel.SYSTEM, "start-up")
+    with factory() as session:
+        kid = registry.prepare(session, keys, actor=actor, pinned_kid=settings.signing_kid)
+        session.commit()
+    return kid
+
+
+def _scan_salt(
+    settings: Settings, factory: sessionmaker[Session], keys: KeyStore, kid: str
+) -> bytes:
+    def legacy() -> bytes:  # as the salt was derived before it had a file: from today's key
+        passphrase = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
+        return derived_salt(load_private_key(keys.keys_dir / f"{kid}{PRIVATE_SUFFIX}", passphrase))
+
+    configured = settings.scan_salt
+    return scan_salt(
+        factory,
+        configured=configured.get_secret_value() if configured is not None else None,
+        path=keys.keys_dir / SALT_FILE,
+        legacy=legacy,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     session_factory: sessionmaker[Session] | None = None,
+    keys: KeyStore | None = None,
     keyring: KeyRing | None = None,
     fast_path: bool = True,
     passwords: Passwords | None = None,
     log_signer: LogSigner | None = None,
 ) -> FastAPI:
-    """Build the app; tests pass their own session factory, keys and password hasher."""
+    """Build the app; tests pass their own session factory, keys and password hasher.
+
+    It reads the database once: the key files are registered and the active key checked here,
+    so a service that cannot sign does not start.
+    """
     settings = settings or Settings()
     own_engine = None  # an engine made here is closed here; a caller's factory stays the caller's
     if session_factory is None:
         own_engine = make_engine(settings.database_url)
         session_factory = make_session_factory(own_engine)
     passphrase = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
+    if keys is None:
+        keys = KeyStore(settings.keys_dir, passphrase)
+    active = _prepare_keys(settings, session_factory, keys)
     if keyring is None:
-        keyring = KeyRing.load(settings.keys_dir, passphrase, settings.signing_kid)
+        loader = partial(registry.public_key_loader, session_factory)
+        keyring = KeyRing(loader(), loader)
     if log_signer is None:
         origin = default_origin(settings.public_base_url, settings.log_origin)
         log_signer = load_log_signer(settings.keys_dir, passphrase, origin=origin)
@@ -127,7 +166,9 @@ def create_app(
         max_queue=settings.scan_queue_size,
     )
     limiter = RateLimiter(settings.rate_limit_storage, enabled=settings.rate_limits)
-    issuer = Issuer(keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url)
+    issuer = Issuer(
+        keys=keys, name=settings.issuer_name, base_url=settings.public_base_url, last_kid=active
+    )
     job_runner = TagJobRunner(session_factory, issuer) if settings.job_worker else None
     integrator = (
         LogIntegrator(session_factory, log_signer, interval=settings.log_interval)
@@ -168,17 +209,14 @@ def create_app(
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.keyring = keyring
+    app.state.keys = keys
     app.state.issuer = issuer
     app.state.tag_job_runner = job_runner
     app.state.log_signer = log_signer
     pages = app.state.pages = Pages()
     app.state.resolver = Resolver(settings)
     app.state.scan_recorder = recorder
-    configured_salt = settings.scan_salt
-    app.state.scan_salt = fingerprint_salt(
-        configured_salt.get_secret_value() if configured_salt is not None else None,
-        keyring.signing_key,
-    )
+    app.state.scan_salt = _scan_salt(settings, session_factory, keys, active)
 
     app.state.record_views = RecordViewCache(
         partial(load_record_view, session_factory, keyring), ttl=settings.record_view_ttl

@@ -9,6 +9,7 @@ from tracetag.producers.models import Producer
 from tracetag.products.models import Product, ProductImage
 from tracetag.products.retailer_models import ProductRetailer
 from tracetag.scans.models import Scan, TagClient
+from tracetag.signing.models import SigningKey, SigningKeyEvent
 from tracetag.tags.jobs.models import TagJob
 from tracetag.tags.models import Tag, TagIssuance
 from tracetag.translog.models import LogCheckpoint, LogCosignature, LogEntryRow, LogState, LogTile
@@ -31,6 +32,8 @@ __all__ = [
     "ReadinessProbe",
     "Scan",
     "SignedRecord",
+    "SigningKey",
+    "SigningKeyEvent",
     "Tag",
     "TagClient",
     "TagIssuance",

@@ -287,38 +287,3 @@ def test_an_owner_adds_a_member_who_sets_a_password_from_the_mailed_link(
         assert set_.status_code == 303
         sign_in(newcomer, "nam@htx.example", new)
         assert newcomer.get("/portal/keys").status_code == 403  # staff
-
-
-def test_an_admin_makes_a_key_and_activates_it_for_the_next_start(
-    client: TestClient,
-    session: Session,
-    passwords: Passwords,
-    tmp_path,
-    app,  # type: ignore[no-untyped-def]
-) -> None:
-    from tracetag.signing.keys import KeyRing, generate_key
-
-    keys_dir = tmp_path / "keys"
-    first = generate_key(keys_dir, None)
-    app.state.settings = app.state.settings.model_copy(update={"keys_dir": keys_dir})
-    app.state.keyring = KeyRing.load(keys_dir, None)
-    _admin(client, session, passwords)
-    page = client.get("/portal/admin/keys").text
-    assert first in page and "đang ký" in page
-    token = form_token(client, "/portal/admin/keys")
-    client.post("/portal/admin/keys", data={"csrftoken": token})
-    second = next(p.name.split(".")[0] for p in keys_dir.glob("*.key.pem") if first not in p.name)
-    assert (keys_dir / second.join(["", ".key.pem"])).stat().st_mode & 0o777 == 0o600
-    assert KeyRing.load(keys_dir, None).signing_kid == first  # made, not yet chosen
-    done = client.post(
-        f"/portal/admin/keys/{second}/activate", data={"csrftoken": token}, follow_redirects=False
-    )
-    assert done.status_code == 303
-    assert KeyRing.load(keys_dir, None).signing_kid == second  # signs from the next start
-    assert "ký sau khi khởi động lại" in client.get("/portal/admin/keys").text
-    unknown = client.post("/portal/admin/keys/not-a-kid/activate", data={"csrftoken": token})
-    assert unknown.status_code == 404
-    actions = session.scalars(
-        select(AuditEvent.action).where(AuditEvent.target_type == "signing_key")
-    ).all()
-    assert actions == ["signing_key.generate", "signing_key.activate"]

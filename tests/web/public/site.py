@@ -40,7 +40,7 @@ from tracetag.products.retailer_schemas import URL_MAX, RetailerIn
 from tracetag.products.retailers import set_retailers
 from tracetag.products.service import store_image
 from tracetag.signing.issuer import Issuer
-from tracetag.signing.keys import KeyRing
+from tracetag.signing.keys import KeyStore
 from tracetag.tags.models import Tag
 
 # The copy warning's thresholds, set on the server so the copied tag's scans can cross them.
@@ -279,9 +279,9 @@ def serve_scenarios(keys_dir: Path, log: Path) -> Iterator[Site]:
     """`tracetag serve` on a free port over a fresh SQLite database holding every scenario."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with fresh_database("sqlite") as url:
+    with fresh_database("sqlite", keys_dir=keys_dir) as url:
         engine = make_engine(url)
-        issuer = Issuer(keyring=KeyRing.load(keys_dir, None), name="tracetag", base_url=base)
+        issuer = Issuer(keys=KeyStore(keys_dir, None), name="tracetag", base_url=base)
         env = {
             **os.environ,
             "TRACETAG_DATABASE_URL": url,

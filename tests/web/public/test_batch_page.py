@@ -51,7 +51,7 @@ def test_page_shows_record_in_vietnamese_with_valid_signature(
     assert "Gieo sạ" in html and "01/07/2026" in html
     assert "VietGAP" in html
     assert "(01)" + batch.product.gtin + "(10)ST25/2026" in html
-    assert issuer.keyring.signing_kid in html
+    assert issuer.last_kid in html
     assert "★★★★☆" in html
     assert "/.well-known/jwks.json" in html
 

@@ -7,10 +7,12 @@ signed before and after it (issue 8): a record's audit trail follows its chain o
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,7 +30,6 @@ from tracetag.gs1.ai import normalize_gtin
 from tracetag.producers.service import require_approved
 from tracetag.products.models import Product
 from tracetag.signing.issuer import Issuer
-from tracetag.signing.keys import KeyRing
 from tracetag.translog.service import sequence
 
 
@@ -78,14 +79,15 @@ def sign_version(
         base_url=issuer.base_url,
         note=note,
     )
-    jws = sign_compact(payload, issuer.keyring.signing_key)
+    signer = issuer.signer(session)  # the registry's active key, read now (issue 9)
+    jws = sign_compact(payload, signer)
     row = SignedRecord(
         batch_id=batch.id,
         version=version,
         jws=jws,
         record_hash=record_hash(jws),
         prev_hash=prev,
-        kid=issuer.keyring.signing_kid,
+        kid=signer.kid,
         note=note,
         issued_at=issued_at,
     )
@@ -292,11 +294,16 @@ class Verdict:
 
 
 def check_record(
-    session: Session, *, batch: Batch, record: SignedRecord, keyring: KeyRing, current: bool
+    session: Session,
+    *,
+    batch: Batch,
+    record: SignedRecord,
+    keyring: Mapping[str, Ed25519PublicKey],
+    current: bool,
 ) -> Verdict:
     """Verify the stored JWS bytes; for the current version also compare with the rows."""
     try:
-        verified = verify_compact(record.jws, keyring.public)
+        verified = verify_compact(record.jws, keyring)
     except UnknownKey:
         return Verdict(status=RecordStatus.INVALID, kid=record.kid, reason=RecordReason.UNKNOWN_KEY)
     except VerificationError:
@@ -331,7 +338,7 @@ def check_record(
 
 
 def checked_versions(
-    session: Session, *, batch: Batch, keyring: KeyRing
+    session: Session, *, batch: Batch, keyring: Mapping[str, Ed25519PublicKey]
 ) -> list[tuple[SignedRecord, Verdict]]:
     """Every version of the batch's record with its check, newest first; only the newest is also
     compared with the rows (an older version was true of rows since corrected)."""

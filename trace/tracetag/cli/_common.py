@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from tracetag.audit.service import Actor
     from tracetag.signing.issuer import Issuer
+    from tracetag.signing.keys import KeyStore
 
 
 def settings() -> Settings:
@@ -36,16 +37,28 @@ def session_factory(settings: Settings) -> sessionmaker[Session]:
     return make_session_factory(make_engine(settings.database_url))
 
 
-def issuer(settings: Settings) -> Issuer:
-    """The signing side of the service, from the keys on disk; a clear exit when they fail."""
-    from tracetag.signing.issuer import Issuer
-    from tracetag.signing.keys import KeyRing
+def keystore(settings: Settings) -> KeyStore:
+    from tracetag.signing.keys import KeyStore
 
+    return KeyStore(settings.keys_dir, passphrase(settings))
+
+
+def issuer(settings: Settings, factory: sessionmaker[Session]) -> Issuer:
+    """The signing side of the service: key files registered, TRACETAG_SIGNING_KID applied and
+    the active key loaded, as at the service's start; a clear exit when that fails."""
+    from tracetag.signing import registry
+    from tracetag.signing.issuer import Issuer
+
+    keys = keystore(settings)
     try:
-        keyring = KeyRing.load(settings.keys_dir, passphrase(settings), settings.signing_kid)
+        with factory() as session:
+            kid = registry.prepare(session, keys, actor=actor(), pinned_kid=settings.signing_kid)
+            session.commit()
     except KeyStoreError as exc:
         raise fail(str(exc)) from exc
-    return Issuer(keyring=keyring, name=settings.issuer_name, base_url=settings.public_base_url)
+    return Issuer(
+        keys=keys, name=settings.issuer_name, base_url=settings.public_base_url, last_kid=kid
+    )
 
 
 def actor() -> Actor:

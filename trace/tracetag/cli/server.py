@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tracetag.cli import _common
 from tracetag.errors import KeyStoreError
+
+if TYPE_CHECKING:
+    from tracetag.settings import Settings
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -57,6 +60,28 @@ def db_upgrade(revision: str = "head") -> None:
         )
     command.upgrade(alembic_config(settings.database_url), revision)
     typer.echo(f"database at {revision}")
+    if revision == "head":
+        _register_key_files(settings)
+
+
+def _register_key_files(settings: Settings) -> None:
+    """Upgrading from keys/ alone: register the key files now (the service's start would)."""
+    from tracetag.signing.registry import import_key_files
+
+    factory = _common.session_factory(settings)
+    try:
+        with factory() as session:
+            added = import_key_files(
+                session,
+                _common.keystore(settings),
+                actor=_common.actor(),
+                pinned_kid=settings.signing_kid,
+            )
+            session.commit()
+    finally:
+        factory.kw["bind"].dispose()
+    if added:
+        typer.echo(f"registered {len(added)} key file(s) from {settings.keys_dir}")
 
 
 def demo() -> None:
@@ -69,8 +94,8 @@ def demo() -> None:
     from tracetag.identity.passwords import Passwords
 
     settings = _common.settings()
-    issuer = _common.issuer(settings)
     factory = _common.session_factory(settings)
+    issuer = _common.issuer(settings, factory)
     actor = _common.actor()
     with factory() as session:
         if database_is_empty(session):

@@ -35,9 +35,9 @@ def tags_issue(
     from tracetag.tags.service import issue_tags
 
     settings = _common.settings()
-    issuer = _common.issuer(settings)
-    idempotency_key = key or f"cli-{secrets.token_hex(8)}"
     factory = _common.session_factory(settings)
+    issuer = _common.issuer(settings, factory)
+    idempotency_key = key or f"cli-{secrets.token_hex(8)}"
     with factory() as session:
         batch = session.get(Batch, batch_id)
         if batch is None:

@@ -10,6 +10,9 @@ Value: base64url( key ref (3 bytes: the first 3 bytes of the kid) ‖ Ed25519 si
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -29,10 +32,14 @@ def key_ref(kid: str) -> bytes:
     return b64url_decode(kid)[:KEY_REF_BYTES]
 
 
+class Signs(Protocol):
+    def sign(self, data: bytes) -> bytes: ...
+
+
 class TagSigner:
     """Signs many tags with one key; the key ref is computed once."""
 
-    def __init__(self, key: Ed25519PrivateKey, kid: str) -> None:
+    def __init__(self, key: Ed25519PrivateKey | Signs, kid: str) -> None:
         self._sign = key.sign
         self._ref = key_ref(kid)
 
@@ -41,7 +48,7 @@ class TagSigner:
 
 
 def verify_digsig(
-    value: str, keys: dict[str, Ed25519PublicKey], *, gtin14: str, lot: str, serial: str
+    value: str, keys: Mapping[str, Ed25519PublicKey], *, gtin14: str, lot: str, serial: str
 ) -> str:
     """Check an 8030 value for this tag; returns the kid, or raises a VerificationError."""
     if not isinstance(value, str):

@@ -7,8 +7,9 @@ are the record; nothing is re-serialized to verify.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -18,6 +19,15 @@ from tracetag.formats.jcs import canonical_json
 from tracetag.formats.jwk import b64url, b64url_decode, thumbprint
 
 RECORD_TYP = "tracetag-record+jws"
+
+
+class KeySigner(Protocol):
+    """What signs, when it is not a key in memory: signing/signer.py's Signer."""
+
+    @property
+    def kid(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
 
 
 def _no_constant(name: str) -> NoReturn:
@@ -44,9 +54,10 @@ def shown(value: object) -> str:
     return "a JSON number"
 
 
-def sign_compact(payload: Any, key: Ed25519PrivateKey, typ: str = RECORD_TYP) -> str:
+def sign_compact(payload: Any, key: Ed25519PrivateKey | KeySigner, typ: str = RECORD_TYP) -> str:
     """Sign a JSON value: protected header and payload are both JCS, then base64url."""
-    header = {"alg": "EdDSA", "kid": thumbprint(key.public_key()), "typ": typ}
+    kid = thumbprint(key.public_key()) if isinstance(key, Ed25519PrivateKey) else key.kid
+    header = {"alg": "EdDSA", "kid": kid, "typ": typ}
     signing_input = b64url(canonical_json(header)) + "." + b64url(canonical_json(payload))
     signature = key.sign(signing_input.encode("ascii"))
     return signing_input + "." + b64url(signature)
@@ -75,7 +86,7 @@ def parse_compact(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
     return header, payload, (parts[0] + "." + parts[1]).encode("ascii"), signature
 
 
-def verify_compact(token: str, keys: dict[str, Ed25519PublicKey]) -> VerifiedJWS:
+def verify_compact(token: str, keys: Mapping[str, Ed25519PublicKey]) -> VerifiedJWS:
     """Verify a compact JWS against keys by kid; raises only VerificationError subclasses."""
     header, payload_bytes, signing_input, signature = parse_compact(token)
     alg = header.get("alg")

@@ -120,12 +120,14 @@ def issuance_entry(
     return LogEntry(ISSUANCE, batch_subject(gtin, lot), None, data)
 
 
-def key_entry(event: dict[str, Any]) -> LogEntry:
-    """The entry of a signing-key event (generate, activate, retire, revoke)."""
+def key_entry(data: bytes) -> LogEntry:
+    """The entry of a signing-key event (generate, activate, retire, revoke): the event's own
+    RFC 8785 bytes, as the key registry writes them (signing/events.py)."""
+    event = parse_entry(data)
     kid = event.get("kid")
-    if not isinstance(kid, str):
-        raise MalformedInput("a key event names its kid")
-    return LogEntry(KEY, kid, None, canonical_json({**event, "kind": KEY}))
+    if event["kind"] != KEY or not isinstance(kid, str):
+        raise MalformedInput("a key event is of kind key and names its kid")
+    return LogEntry(KEY, kid, None, data)
 
 
 def parse_entry(data: bytes) -> dict[str, Any]:

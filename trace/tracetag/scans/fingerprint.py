@@ -73,9 +73,7 @@ def client_hash(
     return _hmac(salt, material)
 
 
-def fingerprint_salt(configured: str | None, signing_key: Ed25519PrivateKey) -> bytes:
-    """The salt of the hashes: configured, or derived from the signing key (secret and stable)."""
-    if configured is not None:
-        return configured.encode("utf-8")
+def derived_salt(signing_key: Ed25519PrivateKey) -> bytes:
+    """The salt as it was derived from the signing key before it had a file of its own."""
     raw = signing_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     return hashlib.sha256(b"tracetag scan fingerprint salt\0" + raw).digest()

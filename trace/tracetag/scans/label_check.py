@@ -7,6 +7,7 @@ labels never count toward the real tag's scans or clients.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from tracetag.errors import BadSignature, UnknownKey, VerificationError
 from tracetag.formats.digsig import tag_message, verify_digsig
 from tracetag.scans.models import TagReason
+from tracetag.signing.keys import KeyRing
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class DigsigVerifier:
     results are kept, so forged values cannot push genuine ones out.
     """
 
-    def __init__(self, keys: dict[str, Ed25519PublicKey], *, max_entries: int = 65_536) -> None:
+    def __init__(self, keys: Mapping[str, Ed25519PublicKey], *, max_entries: int = 65_536) -> None:
         self._keys = keys
         self._max = max_entries
         self._valid: OrderedDict[tuple[bytes, str], str] = OrderedDict()
@@ -51,7 +53,14 @@ class DigsigVerifier:
         if kid is not None:
             self._valid.move_to_end(key)
             return kid
-        kid = verify_digsig(value, self._keys, gtin14=gtin14, lot=lot, serial=serial)
+        try:
+            kid = verify_digsig(value, self._keys, gtin14=gtin14, lot=lot, serial=serial)
+        except UnknownKey:
+            # A key made by another worker since this one loaded its keys: reload (at most once
+            # a second, whatever a forger sends) and try once more.
+            if not (isinstance(self._keys, KeyRing) and self._keys.reload()):
+                raise
+            kid = verify_digsig(value, self._keys, gtin14=gtin14, lot=lot, serial=serial)
         self._valid[key] = kid
         if len(self._valid) > self._max:
             self._valid.popitem(last=False)

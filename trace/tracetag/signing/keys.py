@@ -1,13 +1,18 @@
 """Signing keys on disk: Ed25519, PKCS#8 PEM, 0600, encrypted when a passphrase is set.
 
-Layout of keys/: `<kid>.key.pem` (private) and `<kid>.pub.pem` (public). A retired key keeps
-its public file so old records still verify; the JWKS serves every public key.
+Layout of keys/: `<kid>.key.pem` (private) and `<kid>.pub.pem` (public). Which key signs, and
+each key's state, is the key registry's (signing/registry.py); the files hold the key material
+only. `keys/active` was how an administrator chose a key before the registry: it is read once,
+when the files are first registered. The scan-fingerprint salt lives here too (SALT_FILE).
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +29,12 @@ from cryptography.hazmat.primitives.serialization import (
 
 from tracetag.errors import KeyStoreError
 from tracetag.formats.jwk import thumbprint
+from tracetag.signing.signer import FileSigner, Signer
 
 PRIVATE_SUFFIX = ".key.pem"
-ACTIVE_FILE = "active"  # the kid chosen to sign, read at start-up (tracetag admin pages)
+ACTIVE_FILE = "active"  # before the registry: the kid an administrator chose (read on import)
 PUBLIC_SUFFIX = ".pub.pem"
+SALT_FILE = "scan-salt.secret"  # the scan-fingerprint salt (scans/fingerprint.py), 0600
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,8 @@ def _check_private_mode(path: Path) -> None:
         )
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Create path 0600 with data; refuses to overwrite."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
@@ -62,7 +70,7 @@ def generate_key(keys_dir: Path, passphrase: str | None) -> str:
         BestAvailableEncryption(passphrase.encode("utf-8")) if passphrase else NoEncryption()
     )
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption)
-    _write_private(keys_dir / f"{kid}{PRIVATE_SUFFIX}", pem)
+    write_private(keys_dir / f"{kid}{PRIVATE_SUFFIX}", pem)
     public_pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     (keys_dir / f"{kid}{PUBLIC_SUFFIX}").write_bytes(public_pem)
     return kid
@@ -88,7 +96,7 @@ def load_private_key(path: Path, passphrase: str | None) -> Ed25519PrivateKey:
     return key
 
 
-def _load_public_key(path: Path) -> Ed25519PublicKey:
+def load_public_key(path: Path) -> Ed25519PublicKey:
     key = load_pem_public_key(path.read_bytes())
     if not isinstance(key, Ed25519PublicKey):
         raise KeyStoreError(f"{path} is not an Ed25519 public key")
@@ -120,7 +128,7 @@ def list_keys(keys_dir: Path) -> list[KeyInfo]:
 
 
 def active_kid(keys_dir: Path) -> str | None:
-    """The kid an administrator chose to sign with, if any (keys_dir/active)."""
+    """The kid an administrator chose in keys/active before the registry, if any."""
     path = keys_dir / ACTIVE_FILE
     try:
         text = path.read_text(encoding="ascii").strip()
@@ -129,47 +137,124 @@ def active_kid(keys_dir: Path) -> str | None:
     return text or None
 
 
-def activate_key(keys_dir: Path, kid: str) -> None:
-    """Choose the key that signs from the next start: it must be a private key of keys_dir.
-    Written whole or not at all (a rename), so a start never reads half a kid."""
-    if not any(info.kid == kid and info.has_private for info in list_keys(keys_dir)):
-        raise KeyStoreError(f"signing key {kid} is not in {keys_dir}")
-    partial = keys_dir / f".{ACTIVE_FILE}.{os.getpid()}"
-    partial.write_text(kid + "\n", encoding="ascii")
-    partial.replace(keys_dir / ACTIVE_FILE)
+def public_keys_in(keys_dir: Path) -> dict[str, Ed25519PublicKey]:
+    """Every public key in keys_dir by kid."""
+    found: dict[str, Ed25519PublicKey] = {}
+    for info in list_keys(keys_dir):
+        pub_path = keys_dir / f"{info.kid}{PUBLIC_SUFFIX}"
+        if pub_path.exists():
+            found[info.kid] = load_public_key(pub_path)
+    return found
 
 
-class KeyRing:
-    """The signing key and every public key, loaded once at start-up."""
+class KeyStore:
+    """The private keys in keys/, each read (and its mode checked) once, when first needed.
 
-    def __init__(self, signing_key: Ed25519PrivateKey, public: dict[str, Ed25519PublicKey]):
-        self.signing_key = signing_key
-        self.signing_kid = thumbprint(signing_key.public_key())
-        self.public = dict(public)
-        self.public[self.signing_kid] = signing_key.public_key()
+    Thread-safe; a key another process made is found in keys/ when the registry first names it.
+    """
+
+    def __init__(self, keys_dir: Path, passphrase: str | None) -> None:
+        self.keys_dir = keys_dir
+        self._passphrase = passphrase
+        self._signers: dict[str, Signer] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def encrypts(self) -> bool:
+        return self._passphrase is not None
+
+    def signer(self, kid: str) -> Signer:
+        found = self._signers.get(kid)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._signers.get(kid)
+            if found is None:
+                path = self.keys_dir / f"{kid}{PRIVATE_SUFFIX}"
+                if not path.exists():
+                    raise KeyStoreError(
+                        f"the private key of signing key {kid} is not in {self.keys_dir}; copy "
+                        f"{kid}{PRIVATE_SUFFIX} there (mode 0600) from where it was made"
+                    )
+                found = self._signers[kid] = FileSigner(load_private_key(path, self._passphrase))
+        return found
+
+    def generate(self) -> Signer:
+        """A new key pair in keys/ (0600, encrypted when a passphrase is set), loaded."""
+        return self.signer(generate_key(self.keys_dir, self._passphrase))
+
+    def files(self) -> list[KeyInfo]:
+        return list_keys(self.keys_dir)
+
+    def check_files(self) -> None:
+        """Refuse any private key file that group or others may read, not only the one in use."""
+        for info in self.files():
+            if info.has_private:
+                _check_private_mode(self.keys_dir / f"{info.kid}{PRIVATE_SUFFIX}")
+
+
+PublicKeyLoader = Callable[[], dict[str, Ed25519PublicKey]]
+
+
+class KeyRing(Mapping[str, Ed25519PublicKey]):
+    """Every public key by kid, for verifying records and tags.
+
+    Asked for a kid it does not know, it reloads (from the registry, in the service) at most
+    once every `min_interval` seconds: a key made and activated by another worker verifies
+    there at once, and a flood of made-up kids costs one query a second at most.
+    """
+
+    def __init__(
+        self,
+        keys: Mapping[str, Ed25519PublicKey],
+        loader: PublicKeyLoader | None = None,
+        *,
+        min_interval: float = 1.0,
+    ) -> None:
+        self._keys = dict(keys)
+        self._loader = loader
+        self._min_interval = min_interval
+        self._loaded_at = float("-inf")  # the first miss reloads at once
+        self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, keys_dir: Path, passphrase: str | None, kid: str | None = None) -> KeyRing:
-        """Load keys_dir; refuses unsafe permissions, a wrong passphrase, or no key at all."""
-        infos = list_keys(keys_dir)
-        private = [info for info in infos if info.has_private]
-        if not private:
-            raise KeyStoreError(
-                f"no signing key in {keys_dir}; create one with: tracetag keys generate"
-            )
-        for info in private:  # refuse every unsafe file, not only the one we sign with
-            _check_private_mode(keys_dir / f"{info.kid}{PRIVATE_SUFFIX}")
-        # TRACETAG_SIGNING_KID wins; then the key an administrator activated; then the newest.
-        chosen = kid or active_kid(keys_dir) or private[-1].kid
-        if chosen not in {info.kid for info in private}:
-            raise KeyStoreError(f"signing key {chosen} is not in {keys_dir}")
-        signing = load_private_key(keys_dir / f"{chosen}{PRIVATE_SUFFIX}", passphrase)
-        public: dict[str, Ed25519PublicKey] = {}
-        for info in infos:
-            pub_path = keys_dir / f"{info.kid}{PUBLIC_SUFFIX}"
-            if pub_path.exists():
-                public[info.kid] = _load_public_key(pub_path)
-        return cls(signing, public)
+    def load(cls, keys_dir: Path) -> KeyRing:
+        """The public keys in keys_dir (inspectors' and tests' key ring; reloads from there)."""
+        return cls(public_keys_in(keys_dir), lambda: public_keys_in(keys_dir))
+
+    @property
+    def public(self) -> KeyRing:
+        """Itself: what verify_compact and the tag check take."""
+        return self
+
+    def __getitem__(self, kid: str) -> Ed25519PublicKey:
+        key = self._keys.get(kid)
+        if key is None and self.reload():
+            key = self._keys.get(kid)
+        if key is None:
+            raise KeyError(kid)
+        return key
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict(self._keys))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, kid: object) -> bool:
+        return isinstance(kid, str) and self.get(kid) is not None
+
+    def reload(self) -> bool:
+        """Load the keys again unless that was done within min_interval; True if it was."""
+        if self._loader is None:
+            return False
+        with self._lock:
+            if time.monotonic() - self._loaded_at < self._min_interval:
+                return False
+            self._loaded_at = time.monotonic()
+            self._keys = {**self._keys, **self._loader()}  # a key once known stays known
+        return True
 
     def public_keys(self) -> list[Ed25519PublicKey]:
-        return [self.public[kid] for kid in sorted(self.public)]
+        keys = dict(self._keys)
+        return [keys[kid] for kid in sorted(keys)]

@@ -7,6 +7,7 @@ wrong with the bytes, whatever they are (issue 6: the verifier never crashes).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ def load_jws_file(path: Path) -> str:
 
 
 def verify_record(
-    token: str, keys: dict[str, Ed25519PublicKey], *, expected_link: str | None = None
+    token: str, keys: Mapping[str, Ed25519PublicKey], *, expected_link: str | None = None
 ) -> VerifiedRecord:
     """Verify a batch record JWS; with expected_link, also that it is that batch's record."""
     verified = verify_compact(token, keys)

@@ -49,7 +49,9 @@ from tracetag.gs1.digital_link import tag_digital_link
 from tracetag.gs1.serials import new_serial
 from tracetag.labels.exports import PrintedTag
 from tracetag.producers.service import require_approved
+from tracetag.signing import registry
 from tracetag.signing.issuer import Issuer
+from tracetag.signing.signer import Signer
 from tracetag.tags.models import IssuanceState, Tag, TagIssuance
 from tracetag.translog.service import sequence
 
@@ -92,6 +94,7 @@ class _Run:
     gtin: str
     lot: str
     touched_at: datetime
+    kid: str | None  # the key that signs the run's tags
 
 
 class _Pacer:
@@ -132,8 +135,6 @@ def issue_tags(
     with no write transaction open, or on SQLite its chunks wait for that one. Only an approved
     producer's tags are issued; the same key's issuance is returned to anyone, as it was made.
     """
-    keyring = issuer.keyring
-    kid = keyring.signing_kid if signed else None
     started = _start_run(
         factory,
         batch_id=batch_id,
@@ -141,15 +142,15 @@ def issue_tags(
         count=count,
         signed=signed,
         idempotency_key=idempotency_key,
-        kid=kid,
+        issuer=issuer,
     )
     if isinstance(started, TagIssuance):
         return started, False
-    run = started
+    run, signer = started
     pacer = _Pacer(factory)
     began = time.monotonic()
     try:
-        sign = TagSigner(keyring.signing_key, keyring.signing_kid).sign if signed else None
+        sign = TagSigner(signer, signer.kid).sign if signer is not None else None
         _store_tags(
             factory, run, batch_id=batch_id, count=count, sign=sign, pacer=pacer, progress=progress
         )
@@ -178,9 +179,10 @@ def _start_run(
     count: int,
     signed: bool,
     idempotency_key: str,
-    kid: str | None,
-) -> TagIssuance | _Run:
-    """The published issuance for this key, or a new pending run (a dead one is removed)."""
+    issuer: Issuer,
+) -> TagIssuance | tuple[_Run, Signer | None]:
+    """The published issuance for this key, or a new pending run (a dead one is removed) with
+    the signer of the key the registry names active now: it signs the whole run."""
     while True:
         with factory() as session:
             begin_write(session)
@@ -195,13 +197,14 @@ def _start_run(
                         "batch_id", "the batch is recalled; no new tags can be issued for it"
                     )
                 now = utcnow()
+                signer = issuer.signer(session) if signed else None
                 issuance = TagIssuance(
                     producer_id=producer_id,
                     batch_id=batch_id,
                     idempotency_key=idempotency_key,
                     count=count,
                     signed=signed,
-                    kid=kid,
+                    kid=signer.kid if signer is not None else None,
                     created_at=now,
                     state=IssuanceState.PENDING,
                     touched_at=now,
@@ -218,9 +221,10 @@ def _start_run(
                     gtin=batch.product.gtin,
                     lot=batch.lot,
                     touched_at=now,
+                    kid=signer.kid if signer is not None else None,
                 )
                 session.commit()
-                return run
+                return run, signer
             if existing.state == IssuanceState.PUBLISHED:
                 asked = (batch_id, count, signed)
                 if (existing.batch_id, existing.count, existing.signed) != asked:
@@ -278,6 +282,8 @@ def _store_tags(
             )
             if touched.rowcount != 1:
                 raise Conflict("the pending issuance was removed as stale while being written")
+            if run.kid is not None:  # one read a chunk: a key revoked meanwhile stops the run
+                registry.require_not_revoked(session, run.kid)
             _insert_tags(connection, rows)
             session.commit()
         pacer.committed(began)
@@ -353,6 +359,8 @@ def _publish(
             raise Invalid("batch_id", "the batch was recalled while its tags were issued")
         # So does a suspension: a suspended producer's tags are not published.
         require_approved(session, producer_id=run.producer_id)
+        if run.kid is not None:  # and a revocation: tags signed by a revoked key stay unseen
+            registry.require_not_revoked(session, run.kid)
         published = session.execute(
             update(_ISSUANCES).where(_still_ours(run)).values(state=IssuanceState.PUBLISHED)
         )

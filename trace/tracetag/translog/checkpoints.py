@@ -8,7 +8,6 @@ rotated or revoked without the log changing its identity, and the other way roun
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -17,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.core.database import utcnow
-from tracetag.errors import Conflict, KeyStoreError
+from tracetag.errors import Conflict
 from tracetag.formats.checkpoint import Checkpoint, format_checkpoint
 from tracetag.formats.note import (
     ALG_ED25519,
@@ -26,11 +25,8 @@ from tracetag.formats.note import (
     key_hash,
     sign_note,
 )
-from tracetag.signing.keys import generate_key, list_keys, load_private_key
 from tracetag.translog.models import LogCheckpoint, LogCosignature, LogEntryRow
 from tracetag.translog.service import INTEGRATE_BATCH, integrate, log_state
-
-LOG_KEYS = "log"  # keys_dir/log holds the log's key, apart from the record keys
 
 
 def default_origin(public_base_url: str, configured: str | None) -> str:
@@ -61,16 +57,6 @@ class LogSigner:
 
     def sign(self, checkpoint: Checkpoint) -> str:
         return sign_note(format_checkpoint(checkpoint), [self.note_signer]).decode("utf-8")
-
-
-def load_log_signer(keys_dir: Path, passphrase: str | None, *, origin: str) -> LogSigner:
-    """The log's key from keys_dir/log, made on first use (0600, encrypted with a passphrase)."""
-    directory = keys_dir / LOG_KEYS
-    private = [info for info in list_keys(directory) if info.has_private]
-    if len(private) > 1:
-        raise KeyStoreError(f"{directory} holds {len(private)} keys; the log signs with one")
-    kid = private[0].kid if private else generate_key(directory, passphrase)
-    return LogSigner(origin, load_private_key(directory / f"{kid}.key.pem", passphrase))
 
 
 def latest(session: Session) -> LogCheckpoint | None:

@@ -14,6 +14,7 @@ from tracetag.core.i18n import N_, gettext
 from tracetag.errors import (
     Conflict,
     Invalid,
+    KeyStoreError,
     NotFound,
     ProducerNotApproved,
     ServiceUnavailable,
@@ -102,6 +103,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceUnavailable)
     async def _unavailable(request: Request, exc: ServiceUnavailable) -> Response:
         return _busy(request, str(exc), exc.retry_after)
+
+    @app.exception_handler(KeyStoreError)
+    async def _cannot_sign(request: Request, exc: KeyStoreError) -> Response:
+        # The server's trouble, not the client's (a key file missing on this host, a key revoked
+        # while a run signed): the operator reads the log; the answer names no path.
+        log.error("cannot sign on %s: %s", request.url.path, exc)
+        return _busy(request, "the service cannot sign right now", 30)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

@@ -16,7 +16,7 @@ router = APIRouter()
 @router.get("/healthz", include_in_schema=False)
 async def healthz(request: Request) -> dict[str, Any]:
     """Liveness: the process answers. It touches nothing else, on purpose."""
-    return {"status": "ok", "kid": request.app.state.keyring.signing_kid}
+    return {"status": "ok", "kid": request.app.state.issuer.last_kid}  # the last that signed
 
 
 @router.get("/readyz", include_in_schema=False)

@@ -3,6 +3,7 @@ keys (and revoke keys), make accounts for inspectors and admins, and search the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
@@ -11,10 +12,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from tracetag.audit.service import list_events, record_change
+from tracetag.audit.service import list_events
 from tracetag.core.database import utcnow
 from tracetag.core.i18n import N_, VIETNAM_TIME, gettext
-from tracetag.errors import Conflict, Invalid, KeyStoreError, NotFound
+from tracetag.errors import Conflict, Invalid, NotFound
 from tracetag.identity.api_keys import list_keys, revoke_key
 from tracetag.identity.models import Role, User
 from tracetag.identity.passwords import Passwords
@@ -22,8 +23,9 @@ from tracetag.identity.service import create_user
 from tracetag.producers import service
 from tracetag.producers.models import Producer, ProducerStatus
 from tracetag.producers.schemas import Suspension
-from tracetag.signing.keys import KeyRing, activate_key, active_kid, generate_key
-from tracetag.signing.keys import list_keys as signing_keys
+from tracetag.signing import registry
+from tracetag.signing.keys import KeyStore
+from tracetag.signing.models import KeyState
 from tracetag.web.deps import SessionDep, SettingsDep
 from tracetag.web.portal.forms import FormErrors, account_errors, validate
 from tracetag.web.portal.render import PortalPages, portal_lang
@@ -47,7 +49,12 @@ def overview(request: Request, session: SessionDep, user: AdminDep) -> Response:
     producers = service.list_producers(session)
     waiting = [p for p in producers if p.status == ProducerStatus.PENDING]
     return _pages(request).page(
-        request, "admin.html", producers=producers, waiting=waiting, today=date.today()
+        request,
+        "admin.html",
+        producers=producers,
+        waiting=waiting,
+        today=date.today(),
+        old_key=registry.too_old(registry.active_key(session)),
     )
 
 
@@ -246,73 +253,241 @@ def audit_log(
 
 
 def _keys_page(
-    request: Request, settings: SettingsDep, *, done: str | None = None, status: int = 200
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    *,
+    done: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
 ) -> Response:
-    keyring: KeyRing = request.app.state.keyring
+    keys: KeyStore = request.app.state.keys
+    rows = registry.list_keys(session)
+    active = next((k for k in rows if k.state == KeyState.ACTIVE), None)
     return _pages(request).page(
         request,
         "admin_keys.html",
         status_code=status,
-        keys=list(reversed(signing_keys(settings.keys_dir))),
-        signing=keyring.signing_kid,
-        chosen=active_kid(settings.keys_dir) or keyring.signing_kid,
-        published=set(keyring.public),
+        keys=rows,
+        files={info.kid: info for info in keys.files()},
+        active=active,
+        too_old=registry.too_old(active),
+        pending=[k for k in rows if k.state == KeyState.PENDING],
+        pinned=settings.signing_kid,
         done=done,
+        errors=errors or {},
+        values=values or {},
     )
 
 
 @router.get("/keys")
 def keys(
-    request: Request, settings: SettingsDep, user: AdminDep, done: str | None = None
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: AdminDep,
+    done: str | None = None,
 ) -> Response:
-    """The record-signing keys: which signs now, which is chosen for the next start, which the
-    JWKS publishes. Rotation with a log and revocation come with the key registry (issue 9)."""
-    return _keys_page(request, settings, done=done)
+    """The record-signing keys from the registry: which signs, which wait, which signed once and
+    which are revoked, with their dates; the JWKS publishes every one of them."""
+    return _keys_page(request, session, settings, done=done)
+
+
+def _key_change(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    done: str,
+    change: Callable[[], object],
+    values: dict[str, str] | None = None,
+) -> Response:
+    """Run a registry change; its refusals come back on the keys page, as the field's error."""
+    lang = portal_lang(request)
+    try:
+        change()
+    except Invalid as exc:
+        session.rollback()
+        field = exc.field if exc.field in ("compromised_at", "replacement", "label") else "key"
+        return _keys_page(
+            request,
+            session,
+            settings,
+            errors={field: _key_refusal(lang, exc)},
+            values=values,
+            status=400,
+        )
+    except Conflict as exc:
+        session.rollback()
+        return _keys_page(
+            request,
+            session,
+            settings,
+            errors={"key": _key_refusal(lang, exc)},
+            values=values,
+            status=409,
+        )
+    session.commit()
+    return RedirectResponse(f"{PORTAL}/admin/keys?done={done}", 303)
+
+
+def _key_refusal(lang: str, exc: Exception) -> str:
+    """The registry's refusal, said in the page's language; the English detail follows."""
+    return gettext(lang, N_("The key registry refused this: %(detail)s")) % {"detail": str(exc)}
 
 
 @router.post("/keys")
-def generate(
+async def generate_signing_key(
     request: Request, session: SessionDep, settings: SettingsDep, user: AdminDep
 ) -> Response:
-    """A new key pair, encrypted with the passphrase when one is set. It signs only once an
-    administrator activates it and the service restarts: the key in use stays chosen."""
-    keyring: KeyRing = request.app.state.keyring
-    if active_kid(settings.keys_dir) is None:
-        activate_key(settings.keys_dir, keyring.signing_kid)
-    passphrase = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
-    kid = generate_key(settings.keys_dir, passphrase)
-    record_change(
+    """A new key pair, registered pending (0600, encrypted when a passphrase is set); it signs
+    once activated. The key in use signs on meanwhile."""
+    form = await request.form(max_files=0, max_fields=10)
+    label = str(form.get("label", ""))[:300]
+    keys: KeyStore = request.app.state.keys
+    actor = portal_actor(request, user)
+    return _key_change(
+        request,
         session,
-        actor=portal_actor(request, user),
-        action="signing_key.generate",
-        target_type="signing_key",
-        target_id=kid,
-        producer_id=None,
-        at=utcnow(),
-        details={"encrypted": passphrase is not None},
+        settings,
+        "generated",
+        lambda: registry.generate(session, keys, actor=actor, label=label),
+        values={"label": label},
     )
-    session.commit()
-    return RedirectResponse(f"{PORTAL}/admin/keys?done=generated", 303)
+
+
+@router.post("/keys/rotate")
+async def rotate_signing_key(
+    request: Request, session: SessionDep, settings: SettingsDep, user: AdminDep
+) -> Response:
+    """A new key that signs at once, in every worker; the active key retires."""
+    form = await request.form(max_files=0, max_fields=10)
+    label = str(form.get("label", ""))[:300]
+    keys: KeyStore = request.app.state.keys
+    actor = portal_actor(request, user)
+    return _key_change(
+        request,
+        session,
+        settings,
+        "rotated",
+        lambda: registry.rotate(session, keys, actor=actor, label=label),
+    )
 
 
 @router.post("/keys/{kid}/activate")
-def activate(
+def activate_signing_key(
     request: Request, kid: str, session: SessionDep, settings: SettingsDep, user: AdminDep
 ) -> Response:
-    before = active_kid(settings.keys_dir)
-    try:
-        activate_key(settings.keys_dir, kid)
-    except KeyStoreError:
-        raise NotFound("signing key not found") from None
-    record_change(
+    actor = portal_actor(request, user)
+    return _key_change(
+        request,
         session,
-        actor=portal_actor(request, user),
-        action="signing_key.activate",
-        target_type="signing_key",
-        target_id=kid,
-        producer_id=None,
-        at=utcnow(),
-        details={"previous": before},
+        settings,
+        "activated",
+        lambda: registry.activate(session, kid=kid, actor=actor),
     )
+
+
+@router.post("/keys/{kid}/retire")
+def retire_signing_key(
+    request: Request, kid: str, session: SessionDep, settings: SettingsDep, user: AdminDep
+) -> Response:
+    actor = portal_actor(request, user)
+    return _key_change(
+        request,
+        session,
+        settings,
+        "retired",
+        lambda: registry.retire(session, kid=kid, actor=actor),
+    )
+
+
+def _vietnam_time(text: str, lang: str) -> datetime | None:
+    """A datetime-local value (YYYY-MM-DDTHH:MM) read as Vietnam's time; empty is None."""
+    if not text.strip():
+        return None
+    try:
+        local = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise FormErrors(
+            {"compromised_at": gettext(lang, N_("Give a date and time, e.g. 20/11/2026 08:00."))}
+        ) from None
+    if local.tzinfo is not None:
+        return local
+    return (local - VIETNAM_TIME).replace(tzinfo=UTC)
+
+
+def _revoke_page(
+    request: Request,
+    session: SessionDep,
+    kid: str,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    key = registry.get_key(session, kid)
+    if key.state == KeyState.REVOKED:
+        raise NotFound("the key is revoked already")
+    return _pages(request).page(
+        request,
+        "admin_key_revoke.html",
+        status_code=status,
+        key=key,
+        pending=[k for k in registry.list_keys(session) if k.state == KeyState.PENDING],
+        errors=errors or {},
+        values=values or {},
+    )
+
+
+@router.get("/keys/{kid}/revoke")
+def revoke_form(request: Request, kid: str, session: SessionDep, user: AdminDep) -> Response:
+    """Asks from when the key is not to be trusted, for the active key's successor, and for a
+    confirmation."""
+    return _revoke_page(request, session, kid)
+
+
+@router.post("/keys/{kid}/revoke")
+async def revoke_signing_key(
+    request: Request, kid: str, session: SessionDep, settings: SettingsDep, user: AdminDep
+) -> Response:
+    """Revoke a key from the time it may have been exposed; the active key is replaced in the
+    same step, by a pending key or a new one, so signing goes on."""
+    lang = portal_lang(request)
+    form = await request.form(max_files=0, max_fields=10)
+    values = {k: str(form.get(k, ""))[:300] for k in ("compromised_at", "replacement", "reason")}
+    values["kid"] = kid
+    try:
+        if form.get("confirm") != "yes":
+            raise FormErrors(
+                {"confirm": gettext(lang, N_("Tick the box to confirm the revocation."))}
+            )
+        compromised_at = _vietnam_time(values["compromised_at"], lang)
+        keys: KeyStore = request.app.state.keys
+        choice = values["replacement"]
+        registry.revoke(
+            session,
+            kid=kid,
+            actor=portal_actor(request, user),
+            compromised_at=compromised_at,
+            replacement=choice if choice not in ("", "new") else None,
+            keys=keys if choice == "new" else None,
+            reason=values["reason"].strip()[:200] or None,
+        )
+    except FormErrors as exc:
+        session.rollback()
+        return _revoke_page(request, session, kid, errors=exc.errors, values=values, status=400)
+    except (Invalid, Conflict) as exc:
+        session.rollback()
+        field = exc.field if isinstance(exc, Invalid) else "key"
+        field = field if field in ("compromised_at", "replacement") else "key"
+        return _revoke_page(
+            request,
+            session,
+            kid,
+            errors={field: _key_refusal(lang, exc)},
+            values=values,
+            status=400 if isinstance(exc, Invalid) else 409,
+        )
     session.commit()
-    return RedirectResponse(f"{PORTAL}/admin/keys?done=activated", 303)
+    return RedirectResponse(f"{PORTAL}/admin/keys?done=revoked", 303)

@@ -13,8 +13,8 @@ from tracetag.batches import service
 from tracetag.batches.models import Batch
 from tracetag.batches.search import search_batches
 from tracetag.errors import NotFound
-from tracetag.formats.jwk import jwks_document
 from tracetag.gs1.digital_link import digital_link
+from tracetag.signing import registry
 from tracetag.web.deps import KeyRingDep, SessionDep, SettingsDep
 from tracetag.web.portal.render import PortalPages
 from tracetag.web.portal.routing import portal_router
@@ -71,7 +71,6 @@ def history(
 def bundle(
     session: SessionDep,
     settings: SettingsDep,
-    keyring: KeyRingDep,
     user: InspectorDep,
     batch: Annotated[list[int], Query(max_length=BUNDLE_MAX)],
 ) -> Response:
@@ -100,7 +99,7 @@ def bundle(
         {
             "issuer": settings.public_base_url,
             "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "jwks": jwks_document(keyring.public_keys()),
+            "jwks": registry.jwks(session),  # with each key's status and dates
             "batches": entries,
         },
         headers={

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from tracetag.batches.models import SignedRecord
 from tracetag.core.i18n import N_, gettext, negotiate
 from tracetag.errors import NotFound, ServiceUnavailable, TooManyRequests
-from tracetag.formats.jwk import jwks_document
 from tracetag.gs1.ai import GS1Error, normalize_gtin
 from tracetag.gs1.digital_link import LinkPathError, digital_link, parse_link_path
 from tracetag.gs1.serials import canonical_serial
@@ -24,7 +23,8 @@ from tracetag.scans.assess import TagStatus, assess_tag
 from tracetag.scans.fingerprint import client_hash, network_hash, ua_family
 from tracetag.scans.recorder import ScanRequest, ScanResult
 from tracetag.settings import Settings
-from tracetag.web.deps import KeyRingDep, SessionDep
+from tracetag.signing import registry
+from tracetag.web.deps import SessionDep
 from tracetag.web.public.gzip_template import gzip_member, joined
 from tracetag.web.public.pages import Pages, switch_language_url
 from tracetag.web.public.record_view import load_record_view
@@ -165,10 +165,12 @@ _JWKS_SCHEMA = {
     response_class=JSONResponse,
     responses={200: {"content": {"application/jwk-set+json": {"schema": _JWKS_SCHEMA}}}},
 )
-def jwks(keyring: KeyRingDep) -> JSONResponse:
-    """The public keys that sign records (OKP/Ed25519, with kid)."""
+def jwks(session: SessionDep) -> JSONResponse:
+    """The public keys that sign records (OKP/Ed25519, with kid), every one the registry holds,
+    each with its status and dates: status (pending, active, retired, revoked), created_at,
+    valid_from, valid_until, and for a revoked key revoked_at and compromised_at."""
     return JSONResponse(
-        jwks_document(keyring.public_keys()),
+        registry.jwks(session),
         headers={"Cache-Control": "public, max-age=300"},
         media_type="application/jwk-set+json",
     )
