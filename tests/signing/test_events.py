@@ -24,8 +24,7 @@ def test_a_revoke_entry_is_canonical_json_in_utc_to_the_second() -> None:
     assert entry == (
         b'{"compromised_at":"2026-11-20T01:00:00Z","event":"revoke",'
         b'"jwk":{"crv":"Ed25519","kty":"OKP","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},'
-        b'"kind":"key",'
-        b'"kid":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k",'
+        b'"kid":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k","kind":"key",'
         b'"time":"2026-11-24T08:30:05Z"}'
     )
 

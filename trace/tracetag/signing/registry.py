@@ -92,6 +92,15 @@ def active_kid(session: Session) -> str:
     return kid
 
 
+def compromise_time(session: Session, kid: str) -> datetime | None:
+    """From when a revoked key's signatures are not to be trusted; None for any other key."""
+    return session.scalar(
+        select(SigningKey.compromised_at).where(
+            SigningKey.kid == kid, SigningKey.state == KeyState.REVOKED
+        )
+    )
+
+
 def require_not_revoked(session: Session, kid: str) -> None:
     """Stop a run signing with a key revoked meanwhile (tag issuance checks each chunk)."""
     state = session.scalar(select(SigningKey.state).where(SigningKey.kid == kid))

@@ -8,6 +8,7 @@ rotated or revoked without the log changing its identity, and the other way roun
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -64,6 +65,16 @@ def latest(session: Session) -> LogCheckpoint | None:
     return session.scalars(
         select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(1)
     ).first()
+
+
+def covered_before(session: Session, *, position: int, before: datetime) -> bool:
+    """A checkpoint published before `before` covers the leaf at `position`."""
+    found = session.scalar(
+        select(LogCheckpoint.size)
+        .where(LogCheckpoint.size > position, LogCheckpoint.created_at < before)
+        .limit(1)
+    )
+    return found is not None
 
 
 def at_size(session: Session, size: int) -> LogCheckpoint | None:

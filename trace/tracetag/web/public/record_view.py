@@ -25,6 +25,8 @@ from tracetag.formats.logentry import record_entry
 from tracetag.formats.record import CONTENT_SECTIONS
 from tracetag.products.service import get_image
 from tracetag.signing.keys import KeyRing
+from tracetag.signing.registry import compromise_time
+from tracetag.translog.checkpoints import covered_before
 from tracetag.translog.standing import LogStanding, log_standing
 from tracetag.web.public.pages import section_labels
 from tracetag.web.public.verdict import Headline, field_labels, headline
@@ -51,6 +53,10 @@ LOG_ERASED = N_(
     "a version has been removed."
 )
 LOG_MISSING = N_("This version of the record is not in the public log.")
+KEY_REVOKED = N_(
+    "The record is signed with a key that was revoked, and nothing shows it was signed and "
+    "logged before the key was compromised: it is not to be trusted."
+)
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,10 @@ def build_record_view(
         data = {key: verdict.payload.get(key) for key in CONTENT_SECTIONS}
 
     standing, log_problem = _log_check(session, batch=batch, record=record, latest=latest)
+    if log_problem is None:
+        log_problem = _revoked(session, record, verdict.payload, standing) or (
+            None if current else _revoked(session, latest, latest_verdict.payload, None)
+        )
     concerns: list[Headline] = []
     if (
         verdict.status != RecordStatus.VALID
@@ -316,3 +326,39 @@ def load_record_view(
             return build_record_view(session, batch=batch, keyring=keyring, version=version)
         except NotFound:
             return None
+
+
+def _revoked(
+    session: Session,
+    record: SignedRecord,
+    payload: dict[str, Any] | None,
+    standing: LogStanding | None,
+) -> str | None:
+    """KEY_REVOKED when the record's key is revoked and the record cannot be shown to predate
+    the compromise: signed (by its own signed time) before compromised_at, and covered by a
+    checkpoint the log published before then (issue 9, revocation)."""
+    compromised_at = compromise_time(session, record.kid)
+    if compromised_at is None:
+        return None
+    issued = _signed_at(payload)
+    if issued is None or issued >= compromised_at:
+        return KEY_REVOKED
+    if standing is None:
+        try:
+            standing = log_standing(session, record_entry(record.jws))
+        except VerificationError:
+            return KEY_REVOKED
+    if standing.position is None or not covered_before(
+        session, position=standing.position, before=compromised_at
+    ):
+        return KEY_REVOKED
+    return None
+
+
+def _signed_at(payload: dict[str, Any] | None) -> datetime | None:
+    value = payload.get("issued_at") if payload else None
+    try:
+        at = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return at if at is None or at.tzinfo else None
