@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from tracetag.cli import admin, keys, server, tags, verify, witness
+from tracetag.cli import admin, keys, log, server, tags, verify, witness
 from tracetag.errors import TraceError
 
 app = typer.Typer(help="tracetag: signed traceability records and QR codes.", no_args_is_help=True)
@@ -19,6 +19,7 @@ app.add_typer(tags.app, name="tags")
 app.add_typer(keys.app, name="keys")
 app.add_typer(admin.app, name="admin")
 app.add_typer(witness.app, name="witness")
+app.add_typer(log.app, name="log")
 verify.register(app)
 
 
