@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,10 +21,13 @@ from tests.witness.conftest import (
 )
 from tracetag.errors import MalformedInput, TooFewCosignatures
 from tracetag.formats.cosignature import require_cosignatures
+from tracetag.formats.logentry import ISSUANCE, LogEntry
 from tracetag.formats.note import parse_verifier_key
-from tracetag.translog import checkpoints
+from tracetag.settings import Settings
+from tracetag.translog import checkpoints, service
 from tracetag.translog.checkpoints import LogSigner
 from tracetag.translog.models import LogCosignature
+from tracetag.translog.runner import LogIntegrator
 from tracetag.translog.witnesses import WitnessEndpoint, WitnessPusher, parse_witnesses
 from tracetag.witness.core import Witness, format_request
 
@@ -185,3 +190,46 @@ def test_the_witness_flags_a_rewritten_history(
     assert witnesses["w1.test"].cosigned(witnesses["w1.test"].logs[log_signer.origin]) == cosigned
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(LogCosignature)) == 0
+
+
+class _Signalling(WitnessPusher):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.cosigned = threading.Event()
+
+    def push(self, factory: sessionmaker[Session]) -> list[int]:
+        sizes = super().push(factory)
+        if sizes:
+            self.cosigned.set()
+        return sizes
+
+
+def test_the_integrator_pushes_after_publishing(
+    session_factory: sessionmaker[Session],
+    log_signer: LogSigner,
+    endpoints: list[WitnessEndpoint],
+    network: WitnessNetwork,
+) -> None:
+    with session_factory() as session:
+        for i in range(3):
+            service.sequence(session, LogEntry(ISSUANCE, f"runner{i}", None, b"{}"))
+        session.commit()
+    pusher = _Signalling(endpoints, client=httpx.Client(transport=network))
+    integrator = LogIntegrator(session_factory, log_signer, interval=0.05, witnesses=pusher)
+    integrator.start()
+    try:
+        assert pusher.cosigned.wait(20)
+    finally:
+        integrator.stop()
+    with session_factory() as session:
+        size = service.log_state(session).size
+        assert _cosigned_sizes(session) == [
+            ("w1.example/witness", size),
+            ("w2.example/witness", size),
+        ]
+
+
+def test_the_setting_is_checked_when_read() -> None:
+    with pytest.raises(ValidationError, match="witness"):
+        Settings(log_witnesses="https://w.example")
+    assert Settings(log_witnesses="https://w.example w+01234567+AAAA").log_witnesses
