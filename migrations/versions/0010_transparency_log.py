@@ -4,7 +4,7 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-24
 
-The public append-only log of issue 9 (docs/FORMATS.md §7). Entries are sequenced with what
+The public append-only log of issue 9 (docs/FORMATS.md §8). Entries are sequenced with what
 they log and integrated into a tree stored as C2SP tlog-tiles. The database refuses what an
 append-only log never does: deleting or rewriting an integrated entry or a checkpoint, and
 changing a tile other than by widening it (triggers, PostgreSQL and SQLite alike). An operator

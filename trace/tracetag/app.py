@@ -41,6 +41,7 @@ from tracetag.tags.jobs.runner import TagJobRunner
 from tracetag.tags.service import cleanup_incomplete_issuances
 from tracetag.translog.checkpoints import LogSigner, default_origin
 from tracetag.translog.runner import LogIntegrator
+from tracetag.translog.witnesses import WitnessPusher, parse_witnesses
 from tracetag.web.errors import install_error_handlers
 from tracetag.web.headers import SecurityHeaders, security_headers
 from tracetag.web.health import router as health_router
@@ -170,8 +171,14 @@ def create_app(
         keys=keys, name=settings.issuer_name, base_url=settings.public_base_url, last_kid=active
     )
     job_runner = TagJobRunner(session_factory, issuer) if settings.job_worker else None
+    witnesses = parse_witnesses(settings.log_witnesses)
     integrator = (
-        LogIntegrator(session_factory, log_signer, interval=settings.log_interval)
+        LogIntegrator(
+            session_factory,
+            log_signer,
+            interval=settings.log_interval,
+            witnesses=WitnessPusher(witnesses) if witnesses else None,
+        )
         if settings.job_worker
         else None
     )

@@ -117,6 +117,14 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds between the integrator's looks for new entries to log.",
     )
+    log_witnesses: str = Field(
+        default="",
+        description="Witnesses that cosign the log's checkpoints (c2sp.org/tlog-witness): "
+        "entries separated by `;` or newlines, each `<URL> <vkey>`, the witness's submission "
+        "prefix (POST <URL>/add-checkpoint) and its cosignature/v1 verifier key, as "
+        "`tracetag witness init` prints it; e.g. `https://witness.dost.example "
+        "dost.example/w1+1a2b3c4d+BASE64`. Empty: no witnesses.",
+    )
     rate_limits: bool = Field(default=True, description="Turn every rate limit on or off.")
     rate_limit_storage: str = Field(
         default="memory://",
@@ -142,6 +150,16 @@ class Settings(BaseSettings):
             parse_many(value)
         except ValueError as exc:
             raise ValueError(f"not a rate such as 600/minute or 30/minute;200/hour: {exc}") from exc
+        return value
+
+    @field_validator("log_witnesses")
+    @classmethod
+    def _witness_entries(cls, value: str) -> str:
+        # The shape only: the keys are read where they are used (translog/witnesses.py).
+        for entry in value.replace(";", "\n").splitlines():
+            parts = entry.split()
+            if parts and (len(parts) != 2 or not parts[0].startswith(("http://", "https://"))):
+                raise ValueError(f"a witness is `<http(s) URL> <vkey>`, not {entry.strip()!r}")
         return value
 
     @field_validator("public_base_url")

@@ -1,4 +1,4 @@
-"""The entries of the transparency log (docs/FORMATS.md §7): what each leaf says, in JCS bytes.
+"""The entries of the transparency log (docs/FORMATS.md §8): what each leaf says, in JCS bytes.
 
 A leaf's hash is RFC 9162's SHA-256(0x00 || entry). Each entry is the RFC 8785 canonical JSON
 of a small object naming what was logged; anyone holding the thing itself (a record's compact
@@ -77,7 +77,7 @@ def record_entry(jws: str) -> LogEntry:
 
 class TagsDigest:
     """SHA-256 of a run's tags, fed in the byte order of their serials: one line
-    `<serial>\\t<AI 8030 value or nothing>\\n` per tag (docs/FORMATS.md §7)."""
+    `<serial>\\t<AI 8030 value or nothing>\\n` per tag (docs/FORMATS.md §8)."""
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()

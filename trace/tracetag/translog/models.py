@@ -3,7 +3,7 @@
 An entry is sequenced in the transaction that makes what it logs (a record version, a run of
 tags, a key event), with no position yet; the integrator gives entries their positions in
 batches, one integrator at a time, and stores the tree as C2SP tlog-tiles: the tiles are both
-what the log serves and the interior nodes its proofs read (docs/FORMATS.md §7).
+what the log serves and the interior nodes its proofs read (docs/FORMATS.md §8).
 """
 
 from __future__ import annotations

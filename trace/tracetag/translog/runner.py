@@ -14,6 +14,7 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracetag.translog.checkpoints import LogSigner, integrate_and_publish
+from tracetag.translog.witnesses import WitnessPusher
 
 log = logging.getLogger("tracetag.translog")
 
@@ -22,10 +23,16 @@ MAX_BACKOFF = 60.0  # seconds between tries while the database cannot be reached
 
 class LogIntegrator:
     def __init__(
-        self, factory: sessionmaker[Session], signer: LogSigner, *, interval: float
+        self,
+        factory: sessionmaker[Session],
+        signer: LogSigner,
+        *,
+        interval: float,
+        witnesses: WitnessPusher | None = None,
     ) -> None:
         self._factory = factory
         self._signer = signer
+        self._witnesses = witnesses
         self._interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -40,12 +47,16 @@ class LogIntegrator:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._witnesses is not None:
+            self._witnesses.close()
 
     def _run(self) -> None:
         wait = self._interval
         while not self._stop.is_set():
             try:
                 integrate_and_publish(self._factory, self._signer)
+                if self._witnesses is not None:  # pauses a failing witness; never raises
+                    self._witnesses.push(self._factory)
                 wait = self._interval
             except Exception:  # logged, then tried again: the log must not stop the service
                 log.exception("could not integrate the log's waiting entries; trying again")

@@ -3,7 +3,7 @@
 /checkpoint, /tile/<L>/<N>[.p/<W>] and /tile/entries/<N>[.p/<W>] are what tile clients read
 (C2SP tlog-tiles); a tile never changes once served, so they go out as immutable and a CDN or
 object storage can hold them. The proofs under /log/ are conveniences computed from the same
-tiles (docs/FORMATS.md §7).
+tiles (docs/FORMATS.md §8).
 """
 
 from __future__ import annotations
