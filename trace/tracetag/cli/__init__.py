@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from tracetag.cli import admin, keys, server, tags, verify
+from tracetag.cli import admin, bundle, keys, server, tags, verify
 from tracetag.errors import TraceError
 
 app = typer.Typer(help="tracetag: signed traceability records and QR codes.", no_args_is_help=True)
@@ -18,6 +18,7 @@ app.add_typer(server.db_app, name="db")
 app.add_typer(tags.app, name="tags")
 app.add_typer(keys.app, name="keys")
 app.add_typer(admin.app, name="admin")
+app.add_typer(bundle.app, name="bundle")
 verify.register(app)
 
 
