@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -12,10 +13,13 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner, Result
 
 from tests import factories
+from tests.conftest import BASE_URL
 from tests.verify.conftest import WITNESS_A, WITNESS_B, Logged, cosigned, log_records
 from tracetag.batches.service import latest_record
 from tracetag.cli import _common, app
@@ -529,3 +533,42 @@ def test_bundle_export_needs_batches_or_a_producer(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["bundle", "export", "-o", str(tmp_path / "b.jws")])
     assert result.exit_code == 2
     assert "name the batches with --batch GTIN/LOT, or give --producer ID" in result.stderr
+
+
+def test_an_online_record_is_checked_against_the_real_services_log(
+    monkeypatch: pytest.MonkeyPatch, app: FastAPI, logged_record: Logged, log_signer: LogSigner
+) -> None:
+    monkeypatch.setattr(verify_cli, "_http_client", lambda: TestClient(app, base_url=BASE_URL))
+    link = json.loads(parse_compact(logged_record.jws)[1])["digital_link"]
+    result = invoke(link, "--log-key", log_signer.vkey)
+    assert result.exit_code == 0, result.stdout
+    assert "log:       included in tracetag.test/log" in result.stdout
+    result = invoke(link, "--log-key", log_signer.vkey, "--witness", WITNESS_A.verifier_key())
+    assert result.exit_code == 1
+    assert result.stdout.startswith("INVALID: TooFewCosignatures: 0 of the 1 witness")
+
+
+def test_a_record_fetched_by_its_hash_is_checked_against_the_log(
+    monkeypatch: pytest.MonkeyPatch, app: FastAPI, logged_record: Logged, log_signer: LogSigner
+) -> None:
+    monkeypatch.setattr(verify_cli, "_http_client", lambda: TestClient(app, base_url=BASE_URL))
+    digest = hashlib.sha256(logged_record.jws.encode()).hexdigest()
+    result = invoke(f"{BASE_URL}/records/{digest}.jws", "--log-key", log_signer.vkey)
+    assert result.exit_code == 0, result.stdout
+    assert "log:       included in tracetag.test/log" in result.stdout
+    other = "0" * 64
+    result = invoke(f"{BASE_URL}/records/{other}.jws")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("INVALID: the service says it has no record with this hash")
+
+
+def test_a_record_that_does_not_hash_to_its_address_is_invalid(
+    monkeypatch: pytest.MonkeyPatch, key: Ed25519PrivateKey
+) -> None:
+    token = sign_compact(RECORD, key)
+    fake_service(monkeypatch, {"page": httpx.Response(200, content=token.encode())})
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    wrong = digest[:-1] + ("0" if digest[-1] != "0" else "1")
+    result = invoke(f"{BASE_URL}/records/{wrong}.jws")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("INVALID: RecordMismatch: the record's bytes do not hash")

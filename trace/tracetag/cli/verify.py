@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 _AGE = re.compile(r"([1-9][0-9]{0,5})([dhm])")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+_RECORD_URL = re.compile(r"^(https?://[^?#]+?)/records/([0-9a-f]{64})\.jws$", re.I)
 
 
 class _LogPolicy:
@@ -131,6 +132,9 @@ def verify(
             log = _read_json(log_proof, "the log proof")
         keys = _file_keys(jwks)
         expected_link = None
+    elif _RECORD_URL.search(target):
+        token, keys, log = _fetch_record_url(target, jwks, policy)
+        expected_link = None
     else:
         link = _parse_link(target)
         if link.serial is not None:
@@ -145,6 +149,54 @@ def verify(
     except VerificationError as exc:
         raise _invalid(exc) from exc
     _print_record(result, checkpoint, as_json=as_json)
+
+
+def _fetch_record_url(url: str, jwks: Path | None, policy: _LogPolicy) -> tuple[str, KeySet, Any]:
+    """A record by its /records/<sha256>.jws address: its bytes must hash to the address; with a
+    log key, the latest checkpoint and the record's inclusion proof in it come from /checkpoint
+    and /log/proof/inclusion."""
+    import hashlib
+
+    from tracetag.errors import RecordMismatch
+    from tracetag.formats.logentry import record_entry
+
+    match = _RECORD_URL.search(url)
+    assert match is not None
+    origin, wanted = match.group(1), match.group(2).lower()
+    answer = _get(url)
+    if answer.status_code == 404:
+        _say("INVALID: the service says it has no record with this hash")
+        raise typer.Exit(1)
+    if answer.status_code != 200:
+        raise _fail(f"{url} answered HTTP {answer.status_code}")
+    try:
+        token = answer.content.decode("ascii").strip()
+        if hashlib.sha256(token.encode("ascii")).hexdigest() != wanted:
+            raise RecordMismatch("the record's bytes do not hash to the SHA-256 in its address")
+        entry = record_entry(token) if policy.log_key is not None else None
+    except UnicodeDecodeError:
+        _say("INVALID: MalformedInput: the answer is not a compact JWS")
+        raise typer.Exit(1) from None
+    except VerificationError as exc:
+        raise _invalid(exc) from exc
+    keys = _file_keys(jwks) if jwks is not None else _online_keys(origin)
+    if entry is None:
+        return token, keys, None
+    note_answer = _get(origin + "/checkpoint")
+    if note_answer.status_code != 200:
+        raise _fail(f"{origin}/checkpoint answered HTTP {note_answer.status_code}")
+    note = note_answer.text
+    size = note.split("\n", 2)[1] if note.count("\n") >= 2 else ""
+    if not size.isdigit():
+        raise _fail(f"{origin}/checkpoint did not return a checkpoint")
+    proof_url = f"{origin}/log/proof/inclusion?leaf_hash={entry.leaf_hash.hex()}&tree_size={size}"
+    proof = _get(proof_url)
+    if proof.status_code == 404:
+        return token, keys, {"status": "waiting"}
+    body = _json_body(proof, proof_url)
+    if not isinstance(body, dict):
+        raise _fail(f"{proof_url} did not return an inclusion proof")
+    return token, keys, {**body, "status": "included", "checkpoint": note}
 
 
 def _verify_record(
