@@ -12,7 +12,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.verify.conftest import WITNESS_A, WITNESS_B, Logged, checkpoint_text, cosigned
+from tests.verify.conftest import (
+    WITNESS_A,
+    WITNESS_B,
+    Logged,
+    checkpoint_text,
+    cosigned,
+    log_records,
+)
+from tracetag.batches.service import find_by_code
 from tracetag.bundles.export import export_bundle
 from tracetag.errors import (
     BadSignature,
@@ -223,3 +231,24 @@ def test_export_refuses_an_unknown_batch_and_an_unlogged_record(
             export_bundle(
                 session, issuer=issuer, log_vkey=log_signer.vkey, exported_at=now, codes=[code]
             )
+
+
+def test_export_of_a_producer_holds_every_batch_it_has(
+    session_factory: sessionmaker[Session], issuer: Issuer, log_signer: LogSigner
+) -> None:
+    logged = log_records(session_factory, issuer, log_signer, 3)
+    with session_factory() as session:
+        gtin, lot = _code(logged[0].jws)
+        producer_id = find_by_code(session, gtin=gtin, lot=lot).product.producer_id
+        token = export_bundle(
+            session,
+            issuer=issuer,
+            log_vkey=log_signer.vkey,
+            exported_at=logged[-1].issued_at + timedelta(minutes=1),
+            producer_id=producer_id,
+        )
+    result = verify_bundle(token, now=logged[-1].issued_at + timedelta(hours=1))
+    assert sorted(r.record["batch"]["lot"] for r in result.records) == sorted(
+        _code(r.jws)[1] for r in logged
+    )
+    assert not result.checkpoint.cosignatures
