@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy.orm import Session
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner, Result
 
 from tests import factories
+from tests.conftest import BASE_URL
+from tests.verify.conftest import WITNESS_A, WITNESS_B, Logged, cosigned, log_records, signing_key
 from tracetag.batches.service import latest_record
-from tracetag.cli import app
+from tracetag.cli import _common, app
 from tracetag.cli import verify as verify_cli
 from tracetag.formats.digsig import TagSigner
 from tracetag.formats.jwk import b64url, b64url_decode, jwks_document, thumbprint
-from tracetag.formats.jws import sign_compact
+from tracetag.formats.jws import parse_compact, sign_compact
 from tracetag.labels.qr import qr_content
+from tracetag.settings import Settings
 from tracetag.signing import registry
 from tracetag.signing.issuer import Issuer
+from tracetag.translog.checkpoints import LogSigner
 
 # Run the CLI with sockets disabled: proof that file verification needs no network.
 OFFLINE = (
@@ -408,3 +416,162 @@ def test_online_tag_key_set_answers(
     result = invoke(f"{PAGE}/21/{serial}?8030={digsig}")
     assert result.exit_code == code
     assert message in (result.stderr if code == 2 else result.stdout)
+
+
+# The inspector's toolkit: records against the log, and bundles (tests/verify/ has the details).
+
+
+@pytest.fixture
+def logged_record(
+    session_factory: sessionmaker[Session], issuer: Issuer, log_signer: LogSigner
+) -> Logged:
+    return log_records(session_factory, issuer, log_signer, 3)[1]
+
+
+def _witness_file(tmp_path: Path) -> Path:
+    path = tmp_path / "witness-a.vkey"
+    path.write_text(WITNESS_A.verifier_key() + "\n")
+    return path
+
+
+def test_a_record_file_checked_against_the_log(
+    tmp_path: Path, logged_record: Logged, issuer: Issuer, log_signer: LogSigner
+) -> None:
+    jws_file, jwks_file, proof_file = tmp_path / "r.jws", tmp_path / "k.json", tmp_path / "p.json"
+    jws_file.write_text(logged_record.jws)
+    jwks_file.write_text(json.dumps(jwks_document([signing_key(issuer).public_key])))
+    log = {
+        **logged_record.log,
+        "checkpoint": cosigned(logged_record.note, (WITNESS_A, logged_record.issued_at)),
+    }
+    proof_file.write_text(json.dumps(log))
+    base = [str(jws_file), "--jwks", str(jwks_file), "--log-key", log_signer.vkey]
+    witness = ["--witness", str(_witness_file(tmp_path))]
+    result = invoke(*base, "--log-proof", str(proof_file), *witness)
+    assert result.exit_code == 0, result.stdout
+    assert "log:       included in tracetag.test/log" in result.stdout
+    assert "1 cosigned (1 required): witness-a.test" in result.stdout
+    assert "key:       no status in the key set (treated as active)" in result.stdout
+    both = [*witness, "--witness", WITNESS_B.verifier_key()]
+    result = invoke(*base, "--log-proof", str(proof_file), *both)
+    assert result.exit_code == 1
+    assert result.stdout.startswith("INVALID: TooFewCosignatures: 1 of the 2 witness")
+    result = invoke(*base)
+    assert result.exit_code == 2
+    assert "give --log-proof FILE too" in result.stderr
+
+
+def test_an_online_record_not_yet_in_the_log_is_invalid_when_the_log_is_asked(
+    monkeypatch: pytest.MonkeyPatch, key: Ed25519PrivateKey, log_signer: LogSigner
+) -> None:
+    page = httpx.Response(
+        200, json={"jws": sign_compact(RECORD, key), "log": {"status": "waiting"}}
+    )
+    jwks = httpx.Response(200, json=jwks_document([key.public_key()]))
+    fake_service(monkeypatch, {"page": page, JWKS_PATH: jwks})
+    result = invoke(PAGE, "--log-key", log_signer.vkey)
+    assert result.exit_code == 1
+    assert result.stdout.startswith(
+        "INVALID: NotInLog: the record is not in a published checkpoint"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bundle", "b.jws", "--max-age", "week"], "write a number and d, h or m"),
+        (["--bundle", "b.jws", "--now", "today"], "--now 'today' is not an ISO 8601 time"),
+        (["--witness", "x"], "--witness and --witnesses-required need --log-key"),
+        (["--log-key", "not-a-key", "--bundle", "b.jws"], "not a verifier key"),
+        (["--max-age", "7d", PAGE], "--max-age and --now go with --bundle"),
+        ([], "give a Digital Link URL, a .jws file, or --bundle FILE"),
+        (["--bundle", "no-such-file.jws"], "cannot read the bundle"),
+    ],
+)
+def test_toolkit_usage_errors_are_exit_2(args: list[str], message: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_bundle_export_then_verify_offline(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    logged_record: Logged,
+    settings: Settings,
+    issuer: Issuer,
+    session_factory: sessionmaker[Session],
+    log_signer: LogSigner,
+) -> None:
+    monkeypatch.setattr(_common, "settings", lambda: settings)
+    monkeypatch.setattr(_common, "issuer", lambda _settings, _factory: issuer)
+    monkeypatch.setattr(_common, "session_factory", lambda _settings: session_factory)
+    gtin, lot = (json.loads(parse_compact(logged_record.jws)[1])[k] for k in ("product", "batch"))
+    out = tmp_path / "field.bundle.jws"
+    result = CliRunner().invoke(
+        app, ["bundle", "export", "-o", str(out), "--batch", f"{gtin['gtin']}/{lot['lot']}"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"tracetag verify --bundle {out}" in result.stdout
+    now = datetime.now(UTC)
+    later = (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stale = (now + timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    args = ["verify", "--bundle", str(out), "--log-key", log_signer.vkey, "--max-age", "7d"]
+    done = run_offline(*args, "--now", later)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("VALID: bundle verified, 1 record(s)")
+    assert "the record keys come from the bundle itself" in done.stdout
+    done = run_offline(*args, "--now", stale)
+    assert done.returncode == 1
+    assert done.stdout.startswith("INVALID: StaleEvidence: the bundle is from ")
+    assert "older than the 7 days allowed; export a fresh bundle" in done.stdout
+    token = out.read_text().strip()
+    out.write_text(token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1] + "\n")
+    done = run_offline(*args, "--now", later)
+    assert done.returncode == 1
+    assert done.stdout.startswith("INVALID: BadSignature: ")
+
+
+def test_bundle_export_needs_batches_or_a_producer(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["bundle", "export", "-o", str(tmp_path / "b.jws")])
+    assert result.exit_code == 2
+    assert "name the batches with --batch GTIN/LOT, or give --producer ID" in result.stderr
+
+
+def test_an_online_record_is_checked_against_the_real_services_log(
+    monkeypatch: pytest.MonkeyPatch, app: FastAPI, logged_record: Logged, log_signer: LogSigner
+) -> None:
+    monkeypatch.setattr(verify_cli, "_http_client", lambda: TestClient(app, base_url=BASE_URL))
+    link = json.loads(parse_compact(logged_record.jws)[1])["digital_link"]
+    result = invoke(link, "--log-key", log_signer.vkey)
+    assert result.exit_code == 0, result.stdout
+    assert "log:       included in tracetag.test/log" in result.stdout
+    result = invoke(link, "--log-key", log_signer.vkey, "--witness", WITNESS_A.verifier_key())
+    assert result.exit_code == 1
+    assert result.stdout.startswith("INVALID: TooFewCosignatures: 0 of the 1 witness")
+
+
+def test_a_record_fetched_by_its_hash_is_checked_against_the_log(
+    monkeypatch: pytest.MonkeyPatch, app: FastAPI, logged_record: Logged, log_signer: LogSigner
+) -> None:
+    monkeypatch.setattr(verify_cli, "_http_client", lambda: TestClient(app, base_url=BASE_URL))
+    digest = hashlib.sha256(logged_record.jws.encode()).hexdigest()
+    result = invoke(f"{BASE_URL}/records/{digest}.jws", "--log-key", log_signer.vkey)
+    assert result.exit_code == 0, result.stdout
+    assert "log:       included in tracetag.test/log" in result.stdout
+    other = "0" * 64
+    result = invoke(f"{BASE_URL}/records/{other}.jws")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("INVALID: the service says it has no record with this hash")
+
+
+def test_a_record_that_does_not_hash_to_its_address_is_invalid(
+    monkeypatch: pytest.MonkeyPatch, key: Ed25519PrivateKey
+) -> None:
+    token = sign_compact(RECORD, key)
+    fake_service(monkeypatch, {"page": httpx.Response(200, content=token.encode())})
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    wrong = digest[:-1] + ("0" if digest[-1] != "0" else "1")
+    result = invoke(f"{BASE_URL}/records/{wrong}.jws")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("INVALID: RecordMismatch: the record's bytes do not hash")

@@ -34,7 +34,7 @@ from tracetag.formats.jws import RECORD_TYP, sign_compact, verify_compact
 from tracetag.gs1.ai import CSET82, GS1Error, gtin_check_digit
 from tracetag.gs1.digital_link import parse_digital_link
 from tracetag.gs1.serials import ALPHABET
-from tracetag.signing.verify import load_jwks_file, verify_record
+from tracetag.verify.records import load_jwks_file, verify_record
 
 EXAMPLES = int(os.environ.get("TRACETAG_FUZZ_EXAMPLES", "2000"))
 FUZZ = settings(

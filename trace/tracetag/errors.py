@@ -75,3 +75,16 @@ class BadSignature(VerificationError):
 
 class RecordMismatch(VerificationError):
     """The signature is valid but the record is not the one asked for."""
+
+
+class KeyNotTrusted(VerificationError):
+    """The key that signed was not trusted to sign then: revoked (and the record is not shown to
+    predate the compromise), not yet activated, or used outside its validity."""
+
+
+class NotInLog(VerificationError):
+    """A proof does not show the record in the log's checkpoint, or two checkpoints disagree."""
+
+
+class StaleEvidence(VerificationError):
+    """A bundle or checkpoint is older than the inspector's policy allows."""

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from tracetag.cli import admin, keys, log, server, tags, verify, witness
+from tracetag.cli import admin, bundle, keys, log, server, tags, verify, witness
 from tracetag.errors import TraceError
 
 app = typer.Typer(help="tracetag: signed traceability records and QR codes.", no_args_is_help=True)
@@ -20,6 +20,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(admin.app, name="admin")
 app.add_typer(witness.app, name="witness")
 app.add_typer(log.app, name="log")
+app.add_typer(bundle.app, name="bundle")
 verify.register(app)
 
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tracetag.errors import MalformedInput, RecordMismatch
 from tracetag.formats.jwk import jwks_document, keys_from_jwks
 from tracetag.formats.jws import sign_compact
-from tracetag.signing.verify import load_jwks_file, load_jws_file, verify_record
+from tracetag.verify.records import load_jwks_file, load_jws_file, verify_record
 
 LINK = "https://tracetag.test/01/08935049500063/10/ST25-2611-01"
 RECORD: dict[str, Any] = {
@@ -93,7 +93,7 @@ def test_a_jwks_file_that_is_no_json_is_malformed(tmp_path: Path, data: bytes) -
 def test_a_good_jwks_file_loads(tmp_path: Path, key: Ed25519PrivateKey) -> None:
     path = tmp_path / "jwks.json"
     path.write_text(json.dumps(jwks_document([key.public_key()])))
-    assert load_jwks_file(path) == _keys(key)
+    assert load_jwks_file(path).keys == _keys(key)
 
 
 def test_a_jws_file_with_non_ascii_bytes_is_malformed(tmp_path: Path) -> None:

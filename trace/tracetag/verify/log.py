@@ -1,0 +1,159 @@
+"""Checkpoints and proofs of the transparency log, checked with keys the inspector trusts.
+
+A checkpoint counts only when the log's key (its vkey, C2SP signed-note) signed it and at least k
+of the witnesses the inspector names cosigned it (c2sp.org/tlog-cosignature); a record is in the
+log when its entry, rebuilt from its JWS (formats/logentry.py), is a leaf of that checkpoint's
+tree by an RFC 9162 inclusion proof.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tracetag.errors import MalformedInput, NotInLog
+from tracetag.formats.checkpoint import Checkpoint
+from tracetag.formats.cosignature import (
+    ALG_COSIGNATURE_V1,
+    CosignatureVerifier,
+    Cosigned,
+    cosignature_key_from_note_key,
+    parse_cosignature_verifier_key,
+    require_cosignatures,
+)
+from tracetag.formats.logentry import record_entry
+from tracetag.formats.merkle import MerkleError, verify_consistency, verify_inclusion
+from tracetag.formats.note import Ed25519Verifier, parse_verifier_key, split_verifier_key
+
+
+@dataclass(frozen=True)
+class TrustedCheckpoint:
+    """A checkpoint the log signed and at least `required` of the named witnesses cosigned."""
+
+    note: str
+    checkpoint: Checkpoint
+    cosignatures: tuple[Cosigned, ...]
+    required: int
+
+    def witnessed_before(self, when: datetime) -> bool:
+        """At least the required number of witnesses (one or more) cosigned before `when`."""
+        early = [c for c in self.cosignatures if c.timestamp < when.timestamp()]
+        return self.required > 0 and len(early) >= self.required
+
+    def newest_cosignature(self) -> datetime | None:
+        if not self.cosignatures:
+            return None
+        return datetime.fromtimestamp(max(c.timestamp for c in self.cosignatures), UTC)
+
+
+def log_verifier(vkey: str) -> Ed25519Verifier:
+    """The log's key from its vkey line (what /log/key serves); MalformedInput."""
+    return parse_verifier_key(vkey.strip())
+
+
+def witness_verifier(vkey: str) -> CosignatureVerifier:
+    """A witness's key from its vkey: cosignature/v1 (0x04), or Ed25519 (0x01) converted."""
+    vkey = vkey.strip()
+    _name, _kh, key = split_verifier_key(vkey)
+    if key[0] != ALG_COSIGNATURE_V1:
+        vkey = cosignature_key_from_note_key(vkey)
+    return parse_cosignature_verifier_key(vkey)
+
+
+def open_checkpoint(
+    note: str, *, log_key: str, witnesses: Sequence[str] = (), required: int | None = None
+) -> TrustedCheckpoint:
+    """Check a checkpoint's signature by the log and its cosignatures by `required` witnesses
+    (all of them when None). Raises UnknownKey, BadSignature, MalformedInput, RecordMismatch,
+    TooFewCosignatures."""
+    log = log_verifier(log_key)
+    verifiers = [witness_verifier(w) for w in witnesses]
+    k = len(verifiers) if required is None else required
+    if not 0 <= k <= len(verifiers):
+        raise MalformedInput(f"cannot require {k} cosignatures from {len(verifiers)} witnesses")
+    if not isinstance(note, str):
+        raise MalformedInput("a checkpoint is text")
+    witnessed = require_cosignatures(note.encode("utf-8"), log, verifiers, k, origin=log.name)
+    return TrustedCheckpoint(note, witnessed.checkpoint, witnessed.cosignatures, k)
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Where a leaf is in a tree of tree_size, and the RFC 9162 path to its root."""
+
+    leaf_index: int
+    tree_size: int
+    hashes: tuple[bytes, ...]
+
+
+def _b64_hash(value: object, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
+    except (ValueError, binascii.Error):
+        raw = b""
+    if len(raw) != 32:
+        raise MalformedInput(f"{what} is not a 32-byte hash in base64")
+    return raw
+
+
+def _count(value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise MalformedInput(f"{what} is not a non-negative integer")
+    return value
+
+
+def parse_inclusion(data: Any) -> InclusionProof:
+    """An inclusion proof as the service writes it: leaf_index, tree_size and
+    inclusion_proof (or hashes) as base64 strings; MalformedInput."""
+    if not isinstance(data, dict):
+        raise MalformedInput("an inclusion proof is a JSON object")
+    hashes = data.get("inclusion_proof", data.get("hashes"))
+    if not isinstance(hashes, list):
+        raise MalformedInput("an inclusion proof holds a list of hashes")
+    return InclusionProof(
+        _count(data.get("leaf_index"), "leaf_index"),
+        _count(data.get("tree_size"), "tree_size"),
+        tuple(_b64_hash(h, "a proof hash") for h in hashes),
+    )
+
+
+def verify_record_inclusion(jws: str, proof: InclusionProof, checkpoint: TrustedCheckpoint) -> None:
+    """The record's log entry is leaf proof.leaf_index of the checkpoint's tree; NotInLog."""
+    size = checkpoint.checkpoint.size
+    if proof.tree_size != size:
+        raise NotInLog(f"the proof is for a tree of {proof.tree_size}, the checkpoint has {size}")
+    leaf = record_entry(jws).leaf_hash
+    try:
+        verify_inclusion(
+            index=proof.leaf_index,
+            tree_size=size,
+            leaf=leaf,
+            proof=proof.hashes,
+            root=checkpoint.checkpoint.root_hash,
+        )
+    except MerkleError as exc:
+        raise NotInLog(
+            f"the inclusion proof does not lead from this record to the checkpoint's root: {exc}"
+        ) from exc
+
+
+def verify_checkpoint_consistency(
+    old: TrustedCheckpoint, new: TrustedCheckpoint, hashes: Sequence[bytes]
+) -> None:
+    """The newer checkpoint's tree extends the older one's (RFC 9162 §2.1.4.2); NotInLog."""
+    if old.checkpoint.origin != new.checkpoint.origin:
+        raise NotInLog("the two checkpoints are of different logs")
+    try:
+        verify_consistency(
+            old_size=old.checkpoint.size,
+            new_size=new.checkpoint.size,
+            proof=hashes,
+            old_root=old.checkpoint.root_hash,
+            new_root=new.checkpoint.root_hash,
+        )
+    except MerkleError as exc:
+        raise NotInLog(f"the log's two checkpoints are not consistent: {exc}") from exc
