@@ -5,23 +5,25 @@ Decisions (the issue: "an HSM or KMS signer can be added without touching caller
 - A key is found by its kid. The token's Ed25519 public key objects are read (CKA_EC_POINT)
   and thumbprinted (RFC 7638), so a key made by another tool (pkcs11-tool, the HSM vendor's)
   signs as well as one made here; its private half is the private key object with the same
-  CKA_ID, as PKCS#11 v3.0 §4.4 asks of a key pair.
+  CKA_ID, as PKCS#11 v3.0 asks of a key pair (the key objects' CKA_ID).
 - A key made here is CKA_TOKEN, CKA_SENSITIVE and not CKA_EXTRACTABLE, and may only sign;
   CKA_LABEL is its kid, so an operator finds it in the HSM's own listings.
 - Signing is CKM_EDDSA with no parameters: pure Ed25519 (RFC 8032 §5.1), the signature a
   `cryptography` Ed25519 public key and any JOSE library (RFC 8037) verify.
-- One logged-in session per process, used under a lock (a PKCS#11 session is not to be used by
-  two threads at once); a session the token dropped (restarted, unplugged, logged out) is
-  opened again once before a signature fails.
+- One logged-in session per token and process, used under a lock (a PKCS#11 session is not to
+  be used by two threads at once; see _LOGINS for why one); a session the token dropped
+  (restarted, unplugged, logged out) is opened again once before a signature fails.
 - python-pkcs11 is imported only when a token is configured: the `hsm` extra.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,15 +41,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 # CKA_EC_PARAMS of an Ed25519 key: the curve's OID (RFC 8410 id-Ed25519, 1.3.101.112), or the
-# PrintableString "edwards25519" that PKCS#11 v3.0 §2.3.10 also allows.
+# PrintableString "edwards25519" that PKCS#11 v3.0's Edwards public key objects also allow.
 ED25519_PARAMS = (bytes.fromhex("06032b6570"), b"\x13\x0cedwards25519")
 _DER_OCTET_STRING_32 = b"\x04\x20"
 KEY_ID_BYTES = 16  # CKA_ID of a key made here: random, shared by its two halves
 
 
 def ed25519_from_ec_point(point: bytes) -> Ed25519PublicKey:
-    """The public key in a CKA_EC_POINT: a DER OCTET STRING around the 32 bytes (PKCS#11 v3.0
-    §2.3.10); some tokens give the 32 bytes bare, which are taken too."""
+    """The public key in a CKA_EC_POINT: a DER OCTET STRING around the 32 bytes (PKCS#11 v3.0,
+    Edwards public key objects); some tokens give the 32 bytes bare, which are taken too."""
     if len(point) == 34 and point.startswith(_DER_OCTET_STRING_32):
         point = point[2:]
     if len(point) != 32:
@@ -66,30 +68,54 @@ def _library() -> Any:
     return pkcs11
 
 
-class Pkcs11Token:
-    """One token of a PKCS#11 module, logged in as its user with the PIN; opened when first used.
+@dataclass(eq=False)
+class _Login:
+    """The process's one logged-in session on a token, and what was found through it."""
 
-    The PIN is kept for reopening a dropped session and is never shown (repr, errors, logs).
+    session: Session
+    pin: bytes  # the PIN the token accepted for it
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    # python-pkcs11's private key objects (their sign() is a mixin its stubs do not show)
+    private: dict[bytes, Any] = field(default_factory=dict)
+
+
+# PKCS#11 keeps the login per process, not per session (v3.0, C_Login): a second C_Login answers
+# CKR_USER_ALREADY_LOGGED_IN whatever the PIN, and closing a logged-in session logs every other
+# out. So every Pkcs11Token of one module and token label in a process shares one login here,
+# and a Pkcs11Token whose PIN differs from the one the token accepted is refused as the token
+# would have refused it.
+_LOGINS: dict[tuple[str, str], _Login] = {}
+_LOGINS_LOCK = threading.Lock()
+
+
+class Pkcs11Token:
+    """One token of a PKCS#11 module, logged in as its user with the PIN when first used.
+
+    The PIN is kept for logging in again after the token dropped the session, and is never
+    shown (repr, errors, logs).
     """
 
     def __init__(self, module: Path | str, label: str, pin: str) -> None:
         self.module = str(module)
         self.label = label
-        self._pin = pin
-        self._session: Session | None = None
-        # python-pkcs11's private key objects (their sign() is a mixin its stubs do not show)
-        self._private: dict[bytes, Any] = {}
-        self._lock = threading.RLock()
+        self._pin = pin.encode("utf-8")
 
     def __repr__(self) -> str:
         return f"Pkcs11Token(module={self.module!r}, label={self.label!r})"
 
-    def _open(self) -> Session:
-        if self._session is not None:
-            return self._session
+    def _login(self) -> _Login:
+        where = f"PKCS#11 token {self.label!r} of {self.module}"
+        with _LOGINS_LOCK:
+            login = _LOGINS.get((self.module, self.label))
+            if login is None:
+                login = _LOGINS[self.module, self.label] = _Login(self._open(where), self._pin)
+        if not hmac.compare_digest(login.pin, self._pin):
+            raise KeyStoreError(f"the {where} refused the PIN (TRACETAG_PKCS11_PIN)")
+        return login
+
+    def _open(self, where: str) -> Session:
         p11 = _library()
         exc_ = p11.exceptions
-        where = f"PKCS#11 token {self.label!r} of {self.module}"
         try:
             lib = p11.lib(self.module)
         except p11.PKCS11Error as exc:
@@ -104,7 +130,10 @@ class Pkcs11Token:
         except p11.PKCS11Error as exc:
             raise KeyStoreError(f"cannot find the {where}: {type(exc).__name__}") from exc
         try:
-            self._session = token.open(rw=True, user_pin=self._pin)
+            session: Session = token.open(rw=True, user_pin=self._pin.decode("utf-8"))
+        except exc_.UserAlreadyLoggedIn:
+            # Logged in by other code of this process, outside _LOGINS: its login serves.
+            session = token.open(rw=True)
         except exc_.PinIncorrect:
             raise KeyStoreError(f"the {where} refused the PIN (TRACETAG_PKCS11_PIN)") from None
         except exc_.PinLocked:
@@ -113,21 +142,19 @@ class Pkcs11Token:
                 "officer must unlock it"
             ) from None
         except (exc_.PinInvalid, exc_.PinLenRange):
-            raise KeyStoreError(
-                f"the {where} says TRACETAG_PKCS11_PIN is not a valid PIN"
-            ) from None
+            raise KeyStoreError(f"the {where} finds TRACETAG_PKCS11_PIN no valid PIN") from None
         except p11.PKCS11Error as exc:
             raise KeyStoreError(f"cannot log in to the {where}: {type(exc).__name__}") from exc
-        return self._session
+        return session
 
-    def _drop(self) -> None:
-        session, self._session = self._session, None
-        self._private.clear()
-        if session is not None:
-            with contextlib.suppress(Exception):  # a session the token dropped cannot be closed
-                session.close()
+    def _drop(self, login: _Login) -> None:
+        with _LOGINS_LOCK:
+            if _LOGINS.get((self.module, self.label)) is login:
+                del _LOGINS[self.module, self.label]
+        with contextlib.suppress(Exception):  # a session the token dropped cannot be closed
+            login.session.close()
 
-    def _call(self, what: str, action: Callable[[Session], T]) -> T:
+    def _call(self, what: str, action: Callable[[_Login], T]) -> T:
         """Run action in the logged-in session; a session the token dropped is reopened once."""
         p11 = _library()
         exc_ = p11.exceptions
@@ -138,13 +165,13 @@ class Pkcs11Token:
             exc_.DeviceRemoved,
             exc_.TokenNotPresent,
         )
-        with self._lock:
-            for attempt in (1, 2):
-                session = self._open()
+        for attempt in (1, 2):
+            login = self._login()
+            with login.lock:
                 try:
-                    return action(session)
+                    return action(login)
                 except lost:
-                    self._drop()
+                    self._drop(login)
                     if attempt == 2:
                         raise KeyStoreError(
                             f"PKCS#11 token {self.label!r}: the session was lost while {what}"
@@ -172,16 +199,16 @@ class Pkcs11Token:
         """Every Ed25519 public key in the token, by kid."""
         return self._call(
             "listing its keys",
-            lambda s: {thumbprint(key): key for _, key in self._public_objects(s)},
+            lambda login: {thumbprint(k): k for _, k in self._public_objects(login.session)},
         )
 
     def find(self, kid: str) -> Pkcs11Signer | None:
         """The signer of the token's key whose public key has this kid, if there is one."""
 
-        def look(session: Session) -> Pkcs11Signer | None:
-            for key_id, public in self._public_objects(session):
+        def look(login: _Login) -> Pkcs11Signer | None:
+            for key_id, public in self._public_objects(login.session):
                 if thumbprint(public) == kid:
-                    self._private_key(session, key_id)  # its private half must be there too
+                    self._private_key(login, key_id)  # its private half must be there too
                     return Pkcs11Signer(self, key_id=key_id, public_key=public)
             return None
 
@@ -192,7 +219,7 @@ class Pkcs11Token:
         if (key_label is None) == (key_id is None):
             raise ValueError("give key_label or key_id")
 
-        def look(session: Session) -> Pkcs11Signer:
+        def look(login: _Login) -> Pkcs11Signer:
             p11 = _library()
             a = p11.Attribute
             attrs: dict[Any, Any] = {
@@ -200,7 +227,7 @@ class Pkcs11Token:
                 a.KEY_TYPE: p11.KeyType.EC_EDWARDS,
             }
             attrs[a.LABEL if key_label is not None else a.ID] = key_label or key_id
-            found = list(session.get_objects(attrs))
+            found = list(login.session.get_objects(attrs))
             named = f"label {key_label!r}" if key_label is not None else f"id {key_id!r}"
             if len(found) != 1:
                 raise KeyStoreError(
@@ -211,7 +238,7 @@ class Pkcs11Token:
             if bytes(obj[a.EC_PARAMS]) not in ED25519_PARAMS:
                 raise KeyStoreError(f"the key with {named} is not an Ed25519 key")
             pair_id = bytes(obj[a.ID])
-            self._private_key(session, pair_id)
+            self._private_key(login, pair_id)
             public = ed25519_from_ec_point(bytes(obj[a.EC_POINT]))
             return Pkcs11Signer(self, key_id=pair_id, public_key=public)
 
@@ -220,11 +247,11 @@ class Pkcs11Token:
     def generate(self) -> Pkcs11Signer:
         """A new Ed25519 key pair made inside the token: sensitive, never extractable."""
 
-        def make(session: Session) -> Pkcs11Signer:
+        def make(login: _Login) -> Pkcs11Signer:
             p11 = _library()
             a = p11.Attribute
             key_id = secrets.token_bytes(KEY_ID_BYTES)
-            public, private = session.generate_keypair(
+            public, private = login.session.generate_keypair(
                 p11.KeyType.EC_EDWARDS,
                 mechanism=p11.Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
                 id=key_id,
@@ -245,18 +272,18 @@ class Pkcs11Token:
             kid = thumbprint(key)
             public[a.LABEL] = kid
             private[a.LABEL] = kid
-            self._private[key_id] = private
+            login.private[key_id] = private
             return Pkcs11Signer(self, key_id=key_id, public_key=key)
 
         return self._call("generating a key", make)
 
-    def _private_key(self, session: Session, key_id: bytes) -> Any:
-        found = self._private.get(key_id)
+    def _private_key(self, login: _Login, key_id: bytes) -> Any:
+        found = login.private.get(key_id)
         if found is None:
             p11 = _library()
             a = p11.Attribute
             keys = list(
-                session.get_objects(
+                login.session.get_objects(
                     {
                         a.CLASS: p11.ObjectClass.PRIVATE_KEY,
                         a.KEY_TYPE: p11.KeyType.EC_EDWARDS,
@@ -269,19 +296,25 @@ class Pkcs11Token:
                     f"PKCS#11 token {self.label!r} has {len(keys)} private keys with the "
                     f"CKA_ID {key_id.hex()} of an Ed25519 public key, not one"
                 )
-            found = self._private[key_id] = keys[0]
+            found = login.private[key_id] = keys[0]
         return found
 
     def sign(self, key_id: bytes, data: bytes) -> bytes:
         p11 = _library()
         return self._call(
             "signing",
-            lambda s: bytes(self._private_key(s, key_id).sign(data, mechanism=p11.Mechanism.EDDSA)),
+            lambda login: bytes(
+                self._private_key(login, key_id).sign(data, mechanism=p11.Mechanism.EDDSA)
+            ),
         )
 
     def close(self) -> None:
-        with self._lock:
-            self._drop()
+        """Log out and close the process's session on this token (the next use opens one)."""
+        with _LOGINS_LOCK:
+            login = _LOGINS.get((self.module, self.label))
+        if login is not None:
+            with login.lock:
+                self._drop(login)
 
 
 class Pkcs11Signer(Signer):
