@@ -11,18 +11,22 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from joserfc import jws as jose_jws
 from joserfc.jwk import KeySet
+from pydantic import SecretStr
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from tests import factories
 from tests.databases import backends, fresh_database
 from tests.softhsm import SoftToken, find_module, init_token
+from tracetag.app import create_app
 from tracetag.batches.models import SignedRecord
 from tracetag.cli import app
 from tracetag.core.database import make_engine, make_session_factory
@@ -30,12 +34,14 @@ from tracetag.errors import KeyStoreError
 from tracetag.formats.digsig import TagSigner, verify_digsig
 from tracetag.formats.jwk import b64url_decode, thumbprint
 from tracetag.formats.jws import verify_compact
+from tracetag.identity.passwords import Passwords
 from tracetag.settings import Settings
 from tracetag.signing import registry
 from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import KeyStore
 from tracetag.signing.pkcs11 import Pkcs11Signer, Pkcs11Token, ed25519_from_ec_point
 from tracetag.signing.signer import FileSigner
+from tracetag.translog.checkpoints import LogSigner
 
 BASE_URL = "https://tracetag.test"
 
@@ -118,6 +124,51 @@ def test_a_token_key_signs_a_batch_record_that_cryptography_and_joserfc_verify(
     assert json.loads(result.payload)["batch"]["lot"] == batch.lot
 
 
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated via RFC 9864")
+def test_the_service_built_from_settings_signs_with_the_token(
+    settings: Settings,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    own_keys: KeyStore,
+    passwords: Passwords,
+    log_signer: LogSigner,
+    token: Pkcs11Token,
+    soft_token: SoftToken,
+) -> None:
+    """No caller changes: create_app reads TRACETAG_PKCS11_* and the API's batch is signed in
+    the token, by the key the registry names active."""
+    made = token.generate()
+    registry.register_key(session, public_key=made.public_key, actor=factories.ACTOR)
+    registry.activate(session, kid=made.kid, actor=factories.ACTOR)
+    auth = factories.producer_with_key(session)
+    product = factories.make_product(session, auth.producer)
+    session.commit()
+    configured = settings.model_copy(
+        update={
+            "keys_dir": own_keys.keys_dir,
+            "pkcs11_module": soft_token.module,
+            "pkcs11_token": soft_token.label,
+            "pkcs11_pin": SecretStr(soft_token.pin),
+        }
+    )
+    service = create_app(
+        configured, session_factory=session_factory, passwords=passwords, log_signer=log_signer
+    )
+    with TestClient(service, base_url=BASE_URL) as client:
+        data = factories.batch_data(product.id)
+        created = client.post("/api/v1/batches", json=data, headers=auth.headers)
+        assert created.status_code == 201, created.text
+        page = client.get(
+            f"/01/{product.gtin}/10/{data['lot']}", headers={"Accept": "application/json"}
+        ).json()
+        jwks = client.get("/.well-known/jwks.json").json()
+    result = jose_jws.deserialize_compact(
+        page["jws"], KeySet.import_key_set(jwks), algorithms=["EdDSA", "Ed25519"]
+    )
+    assert result.protected["kid"] == made.kid
+    assert not list(own_keys.keys_dir.glob(f"{made.kid}*"))  # signed with no file of the key
+
+
 def test_the_kid_is_the_thumbprint_of_the_tokens_public_key(
     token: Pkcs11Token, soft_token: SoftToken
 ) -> None:
@@ -154,6 +205,16 @@ def test_tag_signatures_made_in_the_token_verify(token: Pkcs11Token) -> None:
         value, {signer.kid: signer.public_key}, gtin14="08930000000013", lot="L-01", serial="AB12"
     )
     assert kid == signer.kid
+
+
+def test_threads_sign_at_once_through_the_one_session(token: Pkcs11Token) -> None:
+    # Request threads and the tag job worker share the token's one session (under its lock).
+    signer = token.generate()
+    messages = [f"tag {i}".encode() for i in range(200)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        signatures = list(pool.map(signer.sign, messages))
+    for message, signature in zip(messages, signatures, strict=True):
+        signer.public_key.verify(signature, message)
 
 
 def test_a_wrong_pin_is_a_clear_error(
