@@ -37,6 +37,7 @@ from tracetag.signing import registry
 from tracetag.signing.issuer import Issuer
 from tracetag.signing.keys import PRIVATE_SUFFIX, SALT_FILE, KeyRing, KeyStore, load_private_key
 from tracetag.signing.logkey import load_log_signer
+from tracetag.signing.pkcs11 import token_from_settings
 from tracetag.tags.jobs.runner import TagJobRunner
 from tracetag.tags.service import cleanup_incomplete_issuances
 from tracetag.translog.checkpoints import LogSigner, default_origin
@@ -151,7 +152,7 @@ def create_app(
         session_factory = make_session_factory(own_engine)
     passphrase = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
     if keys is None:
-        keys = KeyStore(settings.keys_dir, passphrase)
+        keys = KeyStore(settings.keys_dir, passphrase, token=token_from_settings(settings))
     active = _prepare_keys(settings, session_factory, keys)
     if keyring is None:
         loader = partial(registry.public_key_loader, session_factory)

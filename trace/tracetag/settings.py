@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     signing_kid: str | None = Field(
         default=None, description="Key id to sign with; default: the newest key in keys_dir."
     )
+    pkcs11_module: Path | None = Field(
+        default=None,
+        description="A PKCS#11 module (an HSM's .so) whose token holds signing keys; unset: "
+        "keys are files only.",
+    )
+    pkcs11_token: str | None = Field(default=None, description="The token's label.")
+    pkcs11_pin: SecretStr | None = Field(default=None, description="The token's user PIN.")
     issuer_name: str = "tracetag"
     max_image_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     image_max_side: int = Field(default=1200, ge=64, le=4096)
@@ -181,7 +188,12 @@ class Settings(BaseSettings):
         # Absolute, so the database URL and the keys do not move with the current directory.
         return value.absolute() if value is not None else None
 
-    @field_validator("key_passphrase", "secret_key", "smtp_password")
+    @field_validator("pkcs11_module", "pkcs11_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("key_passphrase", "secret_key", "smtp_password", "pkcs11_pin")
     @classmethod
     def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value():
@@ -193,6 +205,19 @@ class Settings(BaseSettings):
         # Checked here, not on the field: the settings derived from it would add noise errors.
         if self.data_dir is not None and self.data_dir.exists() and not self.data_dir.is_dir():
             raise ValueError(f"TRACETAG_DATA_DIR={self.data_dir} is not a directory")
+        return self
+
+    @model_validator(mode="after")
+    def _pkcs11_whole(self) -> Settings:
+        # A module without its token and PIN would fail at the first signature, not at start.
+        given = {
+            "TRACETAG_PKCS11_MODULE": self.pkcs11_module is not None,
+            "TRACETAG_PKCS11_TOKEN": self.pkcs11_token is not None,
+            "TRACETAG_PKCS11_PIN": self.pkcs11_pin is not None,
+        }
+        if any(given.values()) and not all(given.values()):
+            missing = [name for name, set_ in given.items() if not set_]
+            raise ValueError(f"a PKCS#11 token needs {', '.join(missing)} set as well")
         return self
 
     @model_validator(mode="after")

@@ -39,8 +39,9 @@ def session_factory(settings: Settings) -> sessionmaker[Session]:
 
 def keystore(settings: Settings) -> KeyStore:
     from tracetag.signing.keys import KeyStore
+    from tracetag.signing.pkcs11 import token_from_settings
 
-    return KeyStore(settings.keys_dir, passphrase(settings))
+    return KeyStore(settings.keys_dir, passphrase(settings), token=token_from_settings(settings))
 
 
 def issuer(settings: Settings, factory: sessionmaker[Session]) -> Issuer:

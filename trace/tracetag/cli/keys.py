@@ -81,12 +81,26 @@ def keys_generate(
     label: Annotated[
         str | None, typer.Option(help="What the key is for, as lists show it.")
     ] = None,
+    hsm: Annotated[
+        bool,
+        typer.Option(
+            "--hsm",
+            help="Make the key inside the PKCS#11 token (TRACETAG_PKCS11_MODULE, _TOKEN, _PIN), "
+            "where it stays: it cannot be read out, only asked to sign.",
+        ),
+    ] = False,
 ) -> None:
-    """Make a new Ed25519 key (0600; encrypted if TRACETAG_KEY_PASSPHRASE is set) and register it
-    pending: it signs once activated. The first key of a new service is active at once."""
+    """Make a new Ed25519 key (0600; encrypted if TRACETAG_KEY_PASSPHRASE is set; or in the HSM
+    with --hsm) and register it pending: it signs once activated. The first key of a new service
+    is active at once."""
     from tracetag.signing import registry
 
     settings = _common.settings()
+    if hsm and settings.pkcs11_module is None:
+        raise _common.fail(
+            "--hsm needs a PKCS#11 token: set TRACETAG_PKCS11_MODULE, TRACETAG_PKCS11_TOKEN "
+            "and TRACETAG_PKCS11_PIN"
+        )
     if if_missing:
         with _registry(settings) as (session, _keys):
             if registry.active_key(session) is not None:
@@ -94,8 +108,14 @@ def keys_generate(
                 return
     key = _run(
         settings,
-        lambda session, keys: registry.generate(session, keys, actor=_common.actor(), label=label),
+        lambda session, keys: registry.generate(
+            session, keys, actor=_common.actor(), label=label, in_token=hsm
+        ),
     )
+    if hsm:
+        where = f"PKCS#11 token {settings.pkcs11_token!r} (sensitive, not extractable)"
+        typer.echo(f"created key {key.kid} in {where}, {key.state}")
+        return
     typer.echo(
         f"created key {key.kid} in {settings.keys_dir} ({_encrypted_note(settings)}), {key.state}"
     )
@@ -111,13 +131,16 @@ def keys_list() -> None:
     with _registry(settings) as (session, keys):
         rows = registry.list_keys(session)
         files = {info.kid: info for info in keys.files()}
+        in_token = _token_kids(keys)
         if not rows:
             typer.echo(f"no keys in {settings.keys_dir}; run: tracetag keys generate")
             return
         for key in rows:
             info = files.get(key.kid)
             flags = [key.state.upper() if key.state == "active" else key.state]
-            if info is None or not info.has_private:
+            if (info is None or not info.has_private) and key.kid in in_token:
+                flags.append(f"in PKCS#11 token {settings.pkcs11_token!r}")
+            elif info is None or not info.has_private:
                 flags.append("no private file here")
             else:
                 flags.append("encrypted" if info.encrypted else "NOT encrypted")
@@ -140,6 +163,20 @@ def keys_list() -> None:
             )
         if settings.signing_kid:
             typer.echo(f"TRACETAG_SIGNING_KID pins {settings.signing_kid}", err=True)
+
+
+def _token_kids(keys: KeyStore) -> set[str]:
+    """The kids of the keys in the PKCS#11 token, if one is configured; a token that cannot be
+    read is reported, and the list goes on without it."""
+    from tracetag.errors import KeyStoreError
+
+    if keys.token is None:
+        return set()
+    try:
+        return set(keys.token.public_keys())
+    except KeyStoreError as exc:
+        typer.echo(f"warning: {exc}", err=True)
+        return set()
 
 
 def _day(at: datetime) -> str:

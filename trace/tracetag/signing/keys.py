@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
@@ -30,6 +31,9 @@ from cryptography.hazmat.primitives.serialization import (
 from tracetag.errors import KeyStoreError
 from tracetag.formats.jwk import thumbprint
 from tracetag.signing.signer import FileSigner, Signer
+
+if TYPE_CHECKING:
+    from tracetag.signing.pkcs11 import Pkcs11Token
 
 PRIVATE_SUFFIX = ".key.pem"
 ACTIVE_FILE = "active"  # before the registry: the kid an administrator chose (read on import)
@@ -151,10 +155,15 @@ class KeyStore:
     """The private keys in keys/, each read (and its mode checked) once, when first needed.
 
     Thread-safe; a key another process made is found in keys/ when the registry first names it.
+    With a PKCS#11 token (signing/pkcs11.py), a kid whose private key no file holds is looked
+    for in the token: a file wins, so adding a token changes no key that signs today.
     """
 
-    def __init__(self, keys_dir: Path, passphrase: str | None) -> None:
+    def __init__(
+        self, keys_dir: Path, passphrase: str | None, *, token: Pkcs11Token | None = None
+    ) -> None:
         self.keys_dir = keys_dir
+        self.token = token
         self._passphrase = passphrase
         self._signers: dict[str, Signer] = {}
         self._lock = threading.Lock()
@@ -171,17 +180,33 @@ class KeyStore:
             found = self._signers.get(kid)
             if found is None:
                 path = self.keys_dir / f"{kid}{PRIVATE_SUFFIX}"
-                if not path.exists():
+                if path.exists():
+                    found = FileSigner(load_private_key(path, self._passphrase))
+                elif self.token is not None and (in_token := self.token.find(kid)) is not None:
+                    found = in_token
+                else:
+                    token = f" nor in PKCS#11 token {self.token.label!r}" if self.token else ""
                     raise KeyStoreError(
-                        f"the private key of signing key {kid} is not in {self.keys_dir}; copy "
-                        f"{kid}{PRIVATE_SUFFIX} there (mode 0600) from where it was made"
+                        f"the private key of signing key {kid} is not in {self.keys_dir}{token}; "
+                        f"copy {kid}{PRIVATE_SUFFIX} there (mode 0600) from where it was made"
                     )
-                found = self._signers[kid] = FileSigner(load_private_key(path, self._passphrase))
+                self._signers[kid] = found
         return found
 
-    def generate(self) -> Signer:
-        """A new key pair in keys/ (0600, encrypted when a passphrase is set), loaded."""
-        return self.signer(generate_key(self.keys_dir, self._passphrase))
+    def generate(self, *, in_token: bool = False) -> Signer:
+        """A new key pair in keys/ (0600, encrypted when a passphrase is set), loaded; or, with
+        in_token, made inside the PKCS#11 token, where it stays."""
+        if not in_token:
+            return self.signer(generate_key(self.keys_dir, self._passphrase))
+        if self.token is None:
+            raise KeyStoreError(
+                "no PKCS#11 token is configured: set TRACETAG_PKCS11_MODULE, "
+                "TRACETAG_PKCS11_TOKEN and TRACETAG_PKCS11_PIN"
+            )
+        made = self.token.generate()
+        with self._lock:
+            self._signers[made.kid] = made
+        return made
 
     def files(self) -> list[KeyInfo]:
         return list_keys(self.keys_dir)

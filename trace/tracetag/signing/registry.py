@@ -236,19 +236,29 @@ def register_key(
 
 
 def generate(
-    session: Session, keys: KeyStore, *, actor: Actor, label: str | None = None
+    session: Session,
+    keys: KeyStore,
+    *,
+    actor: Actor,
+    label: str | None = None,
+    in_token: bool = False,
 ) -> SigningKey:
-    """A new key pair in keys/, registered pending; it becomes active at once only when the
-    registry has no active key (a fresh install), so that the service can sign."""
+    """A new key pair in keys/, or with in_token in the PKCS#11 token, registered pending; it
+    becomes active at once only when the registry has no active key (a fresh install), so that
+    the service can sign."""
     lock_registry(session)
     label = _label(label)
-    signer = keys.generate()
+    signer = keys.generate(in_token=in_token)
+    where: dict[str, Any] = {"encrypted": keys.encrypts}
+    if in_token:
+        assert keys.token is not None  # keys.generate refused otherwise
+        where = {"pkcs11_token": keys.token.label}
     key = register_key(
         session,
         public_key=signer.public_key,
         actor=actor,
         label=label,
-        details={"encrypted": keys.encrypts},
+        details=where,
     )
     if active_key(session) is None:
         _activate(session, key, actor)
