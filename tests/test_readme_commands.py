@@ -53,6 +53,8 @@ COVERED = frozenset(
         "tags export",
         "serve",
         "verify",
+        "log monitor",
+        "bundle export",
     }
 )
 
@@ -298,6 +300,26 @@ def run_readme(cli: Cli, tmp: Path, port: int) -> None:
         offline = cli("verify", str(tmp / "record.jws"), "--jwks", jwks).stdout
         assert offline.startswith("VALID: signature verified") and "ST25-2611-01" in offline
         assert cli("verify", page[1], "--jwks", jwks).stdout.startswith("VALID")
+        # README: the log's key, a record's place in the log, the monitor, a field bundle
+        with httpx.Client(base_url=base, timeout=10) as http:
+            vkey = http.get("/log/key").text.strip()
+            deadline = time.monotonic() + 30  # the integrator logs the demo within a second
+            while http.get(page[1] + "?format=json").json()["log"]["status"] != "included":
+                assert time.monotonic() < deadline, "the demo record never reached a checkpoint"
+                time.sleep(0.2)
+        (tmp / "log.vkey").write_text(vkey + "\n")
+        logged = cli("verify", page[1], "--jwks", jwks, "--log-key", str(tmp / "log.vkey")).stdout
+        assert logged.startswith("VALID"), logged
+        state = str(tmp / "monitor.checkpoint")
+        assert cli("log", "monitor", "--url", base, "--log-key", vkey, "--state", state).stdout
+        assert cli("log", "monitor", "--url", base, "--log-key", vkey, "--state", state).stdout
+        bundle = tmp / "field.bundle.jws"
+        cli("bundle", "export", "-o", str(bundle), "--producer", "1")
+        checked = cli(
+            "verify", "--bundle", str(bundle), "--jwks", jwks, "--log-key", str(tmp / "log.vkey"),
+            "--max-age", "7d",
+        ).stdout  # fmt: skip
+        assert checked.startswith("VALID"), checked
         assert cli("verify", page[1]).stdout.startswith("VALID")  # the JWKS fetched online
 
     # Every change the commands made is in the audit log, once, as the operator's.
