@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracetag.core.database import begin_write, utcnow
@@ -71,9 +71,7 @@ class TileReader:
         stored: dict[tuple[int, int], bytes] = {}
         if missing:
             rows = self._session.execute(
-                select(LogTile.level, LogTile.idx, LogTile.hashes).where(
-                    tuple_(LogTile.level, LogTile.idx).in_(sorted(set(missing)))
-                )
+                select(LogTile.level, LogTile.idx, LogTile.hashes).where(_tiles_named(missing))
             )
             stored = {(level, idx): hashes for level, idx, hashes in rows}
         found = []
@@ -86,6 +84,21 @@ class TileReader:
                 raise LogCorrupted(f"tile {tile.path()} is missing or narrower than the tree")
             found.append(data[:size])
         return found
+
+
+def _tiles_named(keys: Sequence[tuple[int, int]]) -> ColumnElement[bool]:
+    """level = L AND idx IN (...), one term a level: both databases search the primary key for
+    each. (SQLite scans the whole table for a row-value IN list: make bench measured 13 ms a
+    proof at 10 million leaves with it, against the 5 ms target.)"""
+    by_level: dict[int, set[int]] = {}
+    for level, idx in keys:
+        by_level.setdefault(level, set()).add(idx)
+    return or_(
+        *(
+            and_(LogTile.level == level, LogTile.idx.in_(sorted(idxs)))
+            for level, idxs in sorted(by_level.items())
+        )
+    )
 
 
 def integrate(session: Session, *, limit: int = INTEGRATE_BATCH) -> int:
@@ -120,11 +133,7 @@ def integrate(session: Session, *, limit: int = INTEGRATE_BATCH) -> int:
 def _store_tiles(session: Session, changed: list[tuple[TileId, bytes]]) -> None:
     """Write changed tiles: new ones inserted, the right edge's partial ones widened."""
     keys = [(tile.level, tile.index) for tile, _data in changed]
-    existing = set(
-        session.execute(
-            select(LogTile.level, LogTile.idx).where(tuple_(LogTile.level, LogTile.idx).in_(keys))
-        )
-    )
+    existing = set(session.execute(select(LogTile.level, LogTile.idx).where(_tiles_named(keys))))
     widened = [
         {"level": t.level, "idx": t.index, "width": t.width, "hashes": data}
         for t, data in changed
