@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,7 +13,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import make_batch, make_producer, make_product, make_tags
+from tracetag.app import create_app
 from tracetag.batches.models import SignedRecord
+from tracetag.errors import Conflict
 from tracetag.formats import merkle, tiles
 from tracetag.formats.logentry import (
     ISSUANCE,
@@ -21,7 +25,9 @@ from tracetag.formats.logentry import (
     record_entry,
     tags_sha256,
 )
+from tracetag.settings import Settings
 from tracetag.signing.issuer import Issuer
+from tracetag.signing.keys import KeyRing, KeyStore
 from tracetag.translog import checkpoints, service
 from tracetag.translog.checkpoints import LogSigner, integrate_and_publish
 from tracetag.translog.models import LogCheckpoint, LogEntryRow, LogTile
@@ -184,3 +190,29 @@ def test_tiles_and_entries_served_as_tlog_tiles(
     assert client.get("/log/proof/consistency", params={"first": 0}).status_code == 400
     bad = client.get("/log/proof/inclusion", params={"leaf_hash": "zz"})
     assert bad.status_code == 422
+
+
+def test_workers_starting_together_make_one_log_key(tmp_path: Path) -> None:
+    from tracetag.signing.logkey import load_log_signer
+
+    with ThreadPoolExecutor(8) as pool:
+        signers = list(
+            pool.map(lambda _: load_log_signer(tmp_path, None, origin="t.test/log"), range(8))
+        )
+    assert len({signer.vkey for signer in signers}) == 1
+    assert len(list((tmp_path / "log").glob("*.key.pem"))) == 1
+
+
+def test_a_service_refuses_to_start_as_another_log(
+    session_factory: sessionmaker[Session],
+    log_signer: LogSigner,
+    settings: Settings,
+    keys: KeyStore,
+    keyring: KeyRing,
+) -> None:
+    integrate_and_publish(session_factory, log_signer)  # the log's origin is fixed now
+    other = LogSigner("moved.example/log", log_signer.key)
+    with pytest.raises(Conflict, match=r"set TRACETAG_LOG_ORIGIN=tracetag\.test/log"):
+        create_app(
+            settings, session_factory=session_factory, keys=keys, keyring=keyring, log_signer=other
+        )

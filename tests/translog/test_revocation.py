@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
@@ -75,3 +76,23 @@ def test_a_record_signed_after_the_compromise_time_is_not_trusted(
     assert "signed with a key that was revoked" in visible_text(page.text)
     body = client.get(digital_link("", batch.product.gtin, batch.lot) + "?format=json").json()
     assert body["verdict"] == "tampered"
+
+
+def test_the_key_that_counts_is_the_one_in_the_signed_header(
+    client: TestClient,
+    session_factory: sessionmaker[Session],
+    issuer: Issuer,
+    log_signer: LogSigner,
+    own_keys: KeyStore,
+) -> None:
+    """An attacker who edits the unsigned kid column cannot move a record off a revoked key."""
+    batch, record = _logged_batch(session_factory, issuer, log_signer)
+    _revoke(session_factory, own_keys, record.kid, timedelta(hours=-1))
+    with session_factory() as session:
+        session.execute(
+            update(SignedRecord).where(SignedRecord.id == record.id).values(kid="another-key")
+        )
+        session.commit()
+    page = client.get(digital_link("", batch.product.gtin, batch.lot) + "?lang=en")
+    assert headline(page.text) == "tampered"
+    assert "signed with a key that was revoked" in visible_text(page.text)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import json
 import logging
 import os
 import stat
@@ -234,3 +236,28 @@ def test_http_layer_speaks_the_protocol(witness: Witness, memlog: MemoryLog) -> 
         opened = open_note(monitored.content, [witness.cosigner.verifier()])
         assert opened.text == memlog.checkpoint_text()
         assert http.get(f"/{'0' * 64}/checkpoint").status_code == 404
+
+
+def test_a_negative_content_length_reads_nothing(witness: Witness) -> None:
+    """read(-1) would read to the end of the stream: such a request is refused unread."""
+    answered: list[str] = []
+    stream = io.BytesIO(b"x" * 100)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/add-checkpoint",
+        "CONTENT_LENGTH": "-1",
+        "wsgi.input": stream,
+    }
+    body = b"".join(witness_app(witness)(environ, lambda status, headers: answered.append(status)))
+    assert answered[0].startswith("400") and b"Content-Length" in body
+    assert stream.tell() == 0
+
+
+def test_a_witness_key_others_can_read_is_refused(witness: Witness) -> None:
+    config = json.loads((witness.state_dir / "witness.json").read_text())
+    key_file = Path(config["key_file"])
+    key_file.chmod(0o644)
+    with pytest.raises(MalformedInput, match="readable by group or others"):
+        load_witness(witness.state_dir)
+    key_file.chmod(0o600)
+    assert load_witness(witness.state_dir).cosigner.name == witness.cosigner.name

@@ -40,7 +40,7 @@ from tracetag.signing.logkey import load_log_signer
 from tracetag.signing.pkcs11 import token_from_settings
 from tracetag.tags.jobs.runner import TagJobRunner
 from tracetag.tags.service import cleanup_incomplete_issuances
-from tracetag.translog.checkpoints import LogSigner, default_origin
+from tracetag.translog.checkpoints import LogSigner, check_origin, default_origin
 from tracetag.translog.runner import LogIntegrator
 from tracetag.translog.witnesses import WitnessPusher, parse_witnesses
 from tracetag.web.errors import install_error_handlers
@@ -160,6 +160,8 @@ def create_app(
     if log_signer is None:
         origin = default_origin(settings.public_base_url, settings.log_origin)
         log_signer = load_log_signer(settings.keys_dir, passphrase, origin=origin)
+    with session_factory() as session:
+        check_origin(session, log_signer.origin)  # a service that cannot log does not start
 
     recorder = ScanRecorder(
         session_factory,

@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     )
     key_passphrase: SecretStr | None = None
     signing_kid: str | None = Field(
-        default=None, description="Key id to sign with; default: the newest key in keys_dir."
+        default=None,
+        description="Sign with this key: a pending key is activated at start; a retired or "
+        "revoked one stops the start. Default: the key the registry names active.",
     )
     pkcs11_module: Path | None = Field(
         default=None,

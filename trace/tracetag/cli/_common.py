@@ -98,3 +98,11 @@ def progress() -> Any:
         TimeRemainingColumn(),
         transient=False,
     )
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal and any output encoding: controls and lone surrogates escaped
+    (what a record, a note or a server sent is untrusted)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Protocol
 
 import typer
 
+from tracetag.cli import _common
 from tracetag.errors import MalformedInput, VerificationError
 
 app = typer.Typer(help="The transparency log, seen from outside.", no_args_is_help=True)
@@ -133,7 +134,7 @@ def _alarm(origin: str, why: str, previous: Any, note: bytes) -> tuple[str, ...]
         why,
         f"last verified: {seen}",
         "the log now serves:",
-        *note.decode("utf-8", "replace").splitlines(),
+        *(_common.printable(line) for line in note.decode("utf-8", "replace").splitlines()),
         "Keep this output and the state file: they are evidence. Nothing was stored.",
         "!" * 72,
     )

@@ -262,7 +262,14 @@ def _print_bundle(result: VerifiedBundle) -> None:
     from tracetag.verify.keys import format_time
 
     checkpoint = result.checkpoint
-    _say(f"VALID: bundle verified, {len(result.records)} record(s)")
+    pinned = result.keys_pinned and result.log_key_pinned
+    if pinned:
+        _say(f"VALID: bundle verified, {len(result.records)} record(s)")
+    else:  # a bundle anyone made with keys of their own checks out against those keys
+        _say(
+            "NOT TRUSTED: the bundle checks out only against keys it carries itself; give "
+            "--jwks FILE and --log-key VKEY that you obtained through a channel you trust"
+        )
     _say(f"  exported at: {format_time(result.exported_at)} (signed with key {result.kid})")
     _say(f"  log:         {checkpoint.checkpoint.origin}, tree size {checkpoint.checkpoint.size}")
     _say(f"  witnesses:   {_witnessed(checkpoint)}")
@@ -277,6 +284,8 @@ def _print_bundle(result: VerifiedBundle) -> None:
         _say("  note: the record keys come from the bundle itself; add --jwks FILE to use yours")
     if not result.log_key_pinned:
         _say("  note: the log key comes from the bundle itself; add --log-key VKEY to use yours")
+    if not pinned:
+        raise typer.Exit(1)
 
 
 def _witnessed(checkpoint: TrustedCheckpoint) -> str:
@@ -471,19 +480,12 @@ def _json_body(answer: httpx.Response, url: str) -> Any:
         raise _fail(str(exc)) from exc
 
 
-def _printable(text: str) -> str:
-    """Text safe for a terminal and any output encoding: controls and lone surrogates escaped."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
-
-
 def _say(text: str) -> None:
-    typer.echo(_printable(text))
+    typer.echo(_common.printable(text))
 
 
 def _fail(message: str) -> typer.Exit:
-    return _common.fail(_printable(message))
+    return _common.fail(_common.printable(message))
 
 
 def _invalid(exc: VerificationError) -> typer.Exit:

@@ -6,6 +6,7 @@ way round; the log's key is made on first use, 0600, encrypted when a passphrase
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 from tracetag.errors import KeyStoreError
@@ -18,8 +19,13 @@ LOG_KEYS = "log"  # keys_dir/log
 def load_log_signer(keys_dir: Path, passphrase: str | None, *, origin: str) -> LogSigner:
     """The log's key from keys_dir/log, made on first use (0600, encrypted with a passphrase)."""
     directory = keys_dir / LOG_KEYS
-    private = [info for info in list_keys(directory) if info.has_private]
-    if len(private) > 1:
-        raise KeyStoreError(f"{directory} holds {len(private)} keys; the log signs with one")
-    kid = private[0].kid if private else generate_key(directory, passphrase)
+    directory.mkdir(parents=True, exist_ok=True)
+    # Workers of one service start together: an exclusive lock makes the first one create the
+    # key and the others read it, so the log never has two identities.
+    with open(directory / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        private = [info for info in list_keys(directory) if info.has_private]
+        if len(private) > 1:
+            raise KeyStoreError(f"{directory} holds {len(private)} keys; the log signs with one")
+        kid = private[0].kid if private else generate_key(directory, passphrase)
     return LogSigner(origin, load_private_key(directory / f"{kid}.key.pem", passphrase))

@@ -68,30 +68,39 @@ def latest(session: Session) -> LogCheckpoint | None:
 
 
 def covered_before(session: Session, *, position: int, before: datetime) -> bool:
-    """A checkpoint published before `before` covers the leaf at `position`."""
-    found = session.scalar(
-        select(LogCheckpoint.size)
-        .where(LogCheckpoint.size > position, LogCheckpoint.created_at < before)
+    """A checkpoint published before `before` covers the leaf at `position`: the first one to
+    cover it was (sizes and times rise together), found by the primary key."""
+    first = session.scalar(
+        select(LogCheckpoint.created_at)
+        .where(LogCheckpoint.size > position)
+        .order_by(LogCheckpoint.size)
         .limit(1)
     )
-    return found is not None
+    return first is not None and first < before
 
 
 def at_size(session: Session, size: int) -> LogCheckpoint | None:
     return session.get(LogCheckpoint, size)
 
 
+def check_origin(session: Session, origin: str) -> None:
+    """Refuse to sign as another log: the origin is fixed once the log has one (a changed
+    public address would otherwise stop the log while the service went on serving)."""
+    stored = log_state(session).origin
+    if stored is not None and stored != origin:
+        raise Conflict(
+            f"the log's origin is {stored!r}, but this process would sign as {origin!r}; "
+            f"set TRACETAG_LOG_ORIGIN={stored}"
+        )
+
+
 def publish(session: Session, signer: LogSigner) -> LogCheckpoint | None:
     """Sign a checkpoint of the integrated tree if it grew (or the log has none); call it in
     the transaction that integrated, under log_state's lock. Flushes; the caller commits."""
     state = log_state(session, lock=True)
+    check_origin(session, signer.origin)
     if state.origin is None:
         state.origin = signer.origin
-    elif state.origin != signer.origin:
-        raise Conflict(
-            f"the log's origin is {state.origin!r}, but this process would sign as "
-            f"{signer.origin!r}; set TRACETAG_LOG_ORIGIN={state.origin}"
-        )
     newest = latest(session)
     if newest is not None and newest.size >= state.size:
         return None

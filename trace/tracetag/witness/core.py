@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import json
 import logging
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -318,9 +319,14 @@ def load_witness(state_dir: Path, *, clock: Clock | None = None) -> Witness:
     if not isinstance(key_file, str):
         raise MalformedInput("`key_file` is missing")
     try:
+        mode = stat.S_IMODE(Path(key_file).stat().st_mode)
         skey = Path(key_file).read_text("utf-8").strip()
     except OSError as exc:
         raise MalformedInput(f"cannot read the witness key: {exc.strerror}") from exc
+    if mode & 0o077:  # as the service's own keys: a key others can read is refused
+        raise MalformedInput(
+            f"{key_file} is readable by group or others (mode {mode:o}); run: chmod 600 {key_file}"
+        )
     logs = {
         e["origin"]: WitnessedLog(e["origin"], parse_verifier_key(e["vkey"]), e["vkey"])
         for e in _logs(data)

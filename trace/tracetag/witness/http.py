@@ -57,6 +57,8 @@ def _route(witness: Witness, environ: dict[str, Any]) -> Answer:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return Answer(400, b"bad Content-Length\n")
+        if length < 0:  # read(-1) would read to the end of the stream, however long
+            return Answer(400, b"bad Content-Length\n")
         if length > MAX_BODY:
             return Answer(413, b"request too large\n")
         return witness.add_checkpoint(environ["wsgi.input"].read(length))

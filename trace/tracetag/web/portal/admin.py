@@ -346,7 +346,10 @@ async def generate_signing_key(
     label = str(form.get("label", ""))[:300]
     keys: KeyStore = request.app.state.keys
     actor = portal_actor(request, user)
-    return _key_change(
+    # In a worker thread: the registry's write lock, key generation and a PEM's encryption
+    # must not hold up the event loop (and every other request with it).
+    return await run_in_threadpool(
+        _key_change,
         request,
         session,
         settings,
@@ -365,7 +368,8 @@ async def rotate_signing_key(
     label = str(form.get("label", ""))[:300]
     keys: KeyStore = request.app.state.keys
     actor = portal_actor(request, user)
-    return _key_change(
+    return await run_in_threadpool(  # as generate_signing_key: off the event loop
+        _key_change,
         request,
         session,
         settings,
@@ -465,7 +469,8 @@ async def revoke_signing_key(
         compromised_at = _vietnam_time(values["compromised_at"], lang)
         keys: KeyStore = request.app.state.keys
         choice = values["replacement"]
-        registry.revoke(
+        await run_in_threadpool(  # as generate_signing_key: off the event loop
+            registry.revoke,
             session,
             kid=kid,
             actor=portal_actor(request, user),

@@ -225,8 +225,8 @@ def build_record_view(
 
     standing, log_problem = _log_check(session, batch=batch, record=record, latest=latest)
     if log_problem is None:
-        log_problem = _revoked(session, record, verdict.payload, standing) or (
-            None if current else _revoked(session, latest, latest_verdict.payload, None)
+        log_problem = _revoked(session, record, verdict, standing) or (
+            None if current else _revoked(session, latest, latest_verdict, None)
         )
     concerns: list[Headline] = []
     if (
@@ -331,16 +331,18 @@ def load_record_view(
 def _revoked(
     session: Session,
     record: SignedRecord,
-    payload: dict[str, Any] | None,
+    verdict: Verdict,
     standing: LogStanding | None,
 ) -> str | None:
     """KEY_REVOKED when the record's key is revoked and the record cannot be shown to predate
     the compromise: signed (by its own signed time) before compromised_at, and covered by a
     checkpoint the log published before then (issue 9, revocation)."""
-    compromised_at = compromise_time(session, record.kid)
+    if verdict.kid is None:  # no signature verified: the verdict says so already
+        return None
+    compromised_at = compromise_time(session, verdict.kid)  # the signed header's kid
     if compromised_at is None:
         return None
-    issued = _signed_at(payload)
+    issued = _signed_at(verdict.payload)
     if issued is None or issued >= compromised_at:
         return KEY_REVOKED
     if standing is None:
