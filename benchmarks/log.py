@@ -81,6 +81,8 @@ def build_tree(url: str, size: int) -> tuple[float, int]:
         conn.execute(
             LogState.__table__.update().values(size=size, root=root, updated_at=now)  # type: ignore[attr-defined]
         )
+    with engine.connect() as conn:  # statistics, as autovacuum or a nightly ANALYZE gives them
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     engine.dispose()
     print()
     return time.perf_counter() - started, sum(len(d) for d in store.values())

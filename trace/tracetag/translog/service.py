@@ -208,10 +208,14 @@ def _check_size(session: Session, tree_size: int) -> None:
 
 
 def find_leaf(session: Session, leaf_hash: bytes) -> LogEntryRow | None:
-    """The first integrated entry with this leaf hash."""
-    return session.scalars(
-        select(LogEntryRow)
-        .where(LogEntryRow.leaf_hash == leaf_hash, LogEntryRow.position.is_not(None))
-        .order_by(LogEntryRow.position)
-        .limit(1)
-    ).first()
+    """The first integrated entry with this leaf hash.
+
+    All of them (almost always one), then the first in Python: with ORDER BY position LIMIT 1,
+    PostgreSQL may walk the position index until it meets the hash (make bench: 740 ms a proof
+    at 10 million leaves) instead of looking the hash up."""
+    rows = session.scalars(
+        select(LogEntryRow).where(
+            LogEntryRow.leaf_hash == leaf_hash, LogEntryRow.position.is_not(None)
+        )
+    ).all()
+    return min(rows, key=lambda row: row.position or 0, default=None)

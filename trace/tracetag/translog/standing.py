@@ -54,12 +54,13 @@ def log_standing(session: Session, entry: LogEntry) -> LogStanding:
             .order_by(LogEntryRow.version.desc())
             .limit(1)
         )
-    row = session.execute(
-        select(LogEntryRow.seq, LogEntryRow.position)
-        .where(LogEntryRow.leaf_hash == entry.leaf_hash)
-        .order_by(LogEntryRow.seq)
-        .limit(1)
-    ).first()
+    # Every entry with the hash (almost always one), the first in Python: see service.find_leaf.
+    rows = session.execute(
+        select(LogEntryRow.seq, LogEntryRow.position).where(
+            LogEntryRow.leaf_hash == entry.leaf_hash
+        )
+    ).all()
+    row = min(rows, key=lambda r: r.seq, default=None)
     if row is None:
         return LogStanding(False, entry.leaf_hash, newest_version=newest)
     position = row.position
