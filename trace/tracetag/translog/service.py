@@ -186,24 +186,30 @@ def read_entries(session: Session, index: int, width: int, *, tree_size: int) ->
     return tiles.encode_entry_bundle(entries)
 
 
-def inclusion_proof(session: Session, *, index: int, tree_size: int) -> list[bytes]:
-    """The RFC 9162 inclusion proof of leaf `index` in the tree of tree_size."""
-    _check_size(session, tree_size)
+def inclusion_proof(
+    session: Session, *, index: int, tree_size: int, integrated: int | None = None
+) -> list[bytes]:
+    """The RFC 9162 inclusion proof of leaf `index` in the tree of tree_size; `integrated`, a
+    size known to be integrated (a published checkpoint's), saves reading the log's state."""
+    _check_size(session, tree_size, integrated)
     if not 0 <= index < tree_size:
         raise NotFound(f"the tree of size {tree_size} has no leaf {index}")
     return tiles.inclusion_proof(tree_size, index, TileReader(session))
 
 
-def consistency_proof(session: Session, *, first: int, second: int) -> list[bytes]:
+def consistency_proof(
+    session: Session, *, first: int, second: int, integrated: int | None = None
+) -> list[bytes]:
     """The RFC 9162 consistency proof from the tree of size first to that of size second."""
-    _check_size(session, second)
+    _check_size(session, second, integrated)
     if not 0 <= first <= second:
         raise NotFound(f"no consistency proof from size {first} to size {second}")
     return tiles.consistency_proof(first, second, TileReader(session))
 
 
-def _check_size(session: Session, tree_size: int) -> None:
-    if not 0 <= tree_size <= log_state(session).size:
+def _check_size(session: Session, tree_size: int, integrated: int | None = None) -> None:
+    limit = integrated if integrated is not None else log_state(session).size
+    if not 0 <= tree_size <= limit:
         raise NotFound(f"the log has not reached size {tree_size}")
 
 
