@@ -1,7 +1,9 @@
 """Export an inspection bundle: the records asked for, with the evidence to check them offline.
 
 Reads the database and signs; writes nothing. Everything goes against one checkpoint, the latest,
-so every proof in the bundle leads to the root the bundle carries.
+so every proof in the bundle leads to the root the bundle carries; each record also carries the
+first checkpoint that covered it, with a consistency proof to the latest, so a record signed by a
+key revoked since can be dated by that checkpoint's cosignatures (docs/FORMATS.md §8.6, §9).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from tracetag.producers.service import get_producer
 from tracetag.signing import registry
 from tracetag.signing.issuer import Issuer
 from tracetag.translog import checkpoints, service
+from tracetag.translog.models import LogCheckpoint
+from tracetag.translog.standing import first_checkpoint
 from tracetag.verify.bundle import BUNDLE_TYP, BundleRecord, bundle_payload
-from tracetag.verify.log import open_checkpoint
+from tracetag.verify.log import FirstCheckpoint, open_checkpoint
 
 
 def export_bundle(
@@ -51,8 +55,11 @@ def export_bundle(
             if row is None or row.position is None or row.position >= latest.size:
                 waiting += 1
                 continue
-            proof = service.inclusion_proof(session, index=row.position, tree_size=latest.size)
-            records.append(BundleRecord(signed.jws, row.position, tuple(proof)))
+            proof = tuple(
+                service.inclusion_proof(session, index=row.position, tree_size=latest.size)
+            )
+            first = _first(session, row.position, latest, note, proof)
+            records.append(BundleRecord(signed.jws, row.position, proof, first))
     if waiting:
         raise Conflict(
             f"{waiting} record version(s) are not in a published checkpoint yet; the log "
@@ -80,3 +87,14 @@ def _batches(
         get_producer(session, producer_id)  # NotFound for an unknown producer
         return list_batches(session, producer_id=producer_id)
     return [find_by_code(session, gtin=gtin, lot=lot) for gtin, lot in codes]
+
+
+def _first(
+    session: Session, position: int, latest: LogCheckpoint, note: str, proof: tuple[bytes, ...]
+) -> FirstCheckpoint:
+    first = first_checkpoint(
+        session, position=position, latest=latest, latest_note=note, latest_proof=proof
+    )
+    return FirstCheckpoint(
+        position, first.tree_size, first.checkpoint, first.inclusion_proof, first.consistency_proof
+    )

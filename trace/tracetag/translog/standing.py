@@ -1,4 +1,9 @@
-"""Where a logged thing stands in the log: waiting, or at a position a checkpoint covers."""
+"""Where a logged thing stands in the log: waiting, or at a position a checkpoint covers.
+
+An integrated entry's standing also names the first checkpoint that covered it, with the proofs
+that tie it to the latest: a verifier offline judges a revoked key's older records by the
+witnesses' cosignature times on that first checkpoint (docs/FORMATS.md §8.6).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,53 @@ from sqlalchemy.orm import Session
 
 from tracetag.formats.logentry import RECORD, LogEntry
 from tracetag.translog import checkpoints, service
-from tracetag.translog.models import LogEntryRow
+from tracetag.translog.models import LogCheckpoint, LogEntryRow
+
+
+def _b64(hashes: tuple[bytes, ...]) -> list[str]:
+    return [base64.b64encode(h).decode("ascii") for h in hashes]
+
+
+@dataclass(frozen=True)
+class FirstCheckpoint:
+    """The first checkpoint that covers an entry: its signed note with cosignatures, the entry's
+    inclusion proof in its tree, and the RFC 9162 consistency proof from its tree to the latest
+    checkpoint's (empty when it is the latest)."""
+
+    tree_size: int
+    checkpoint: str
+    inclusion_proof: tuple[bytes, ...]
+    consistency_proof: tuple[bytes, ...]
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "tree_size": self.tree_size,
+            "checkpoint": self.checkpoint,
+            "inclusion_proof": _b64(self.inclusion_proof),
+            "consistency_proof": _b64(self.consistency_proof),
+        }
+
+
+def first_checkpoint(
+    session: Session,
+    *,
+    position: int,
+    latest: LogCheckpoint,
+    latest_note: str,
+    latest_proof: tuple[bytes, ...],
+) -> FirstCheckpoint:
+    """The first checkpoint covering the leaf at `position`, which `latest` covers too: one
+    query by the primary key, and when it is older than the latest, its cosignatures (by their
+    index) and two proofs from the tiles."""
+    first = checkpoints.first_covering(session, position)
+    if first is None or first.size >= latest.size:  # the latest is the first to cover it
+        return FirstCheckpoint(latest.size, latest_note, latest_proof, ())
+    return FirstCheckpoint(
+        first.size,
+        checkpoints.with_cosignatures(session, first),
+        tuple(service.inclusion_proof(session, index=position, tree_size=first.size)),
+        tuple(service.consistency_proof(session, first=first.size, second=latest.size)),
+    )
 
 
 @dataclass(frozen=True)
@@ -25,6 +76,7 @@ class LogStanding:
     checkpoint: str | None = None  # that checkpoint's signed note, with cosignatures
     proof: tuple[bytes, ...] = ()  # RFC 9162 inclusion proof in that tree
     newest_version: int | None = None  # for a record: the newest version logged for its batch
+    first: FirstCheckpoint | None = None  # the first checkpoint that covers position
 
     @property
     def in_log(self) -> bool:
@@ -39,8 +91,9 @@ class LogStanding:
             "leaf_index": self.position,
             "leaf_hash": base64.b64encode(self.leaf_hash).decode("ascii"),
             "tree_size": self.checkpoint_size,
-            "inclusion_proof": [base64.b64encode(h).decode("ascii") for h in self.proof],
+            "inclusion_proof": _b64(self.proof),
             "checkpoint": self.checkpoint,
+            "first": None if self.first is None else self.first.json(),
         }
 
 
@@ -67,13 +120,18 @@ def log_standing(session: Session, entry: LogEntry) -> LogStanding:
     latest = checkpoints.latest(session)
     if position is None or latest is None or latest.size <= position:
         return LogStanding(True, entry.leaf_hash, position, newest_version=newest)
-    proof = service.inclusion_proof(session, index=position, tree_size=latest.size)
+    proof = tuple(service.inclusion_proof(session, index=position, tree_size=latest.size))
+    note = checkpoints.with_cosignatures(session, latest)
+    first = first_checkpoint(
+        session, position=position, latest=latest, latest_note=note, latest_proof=proof
+    )
     return LogStanding(
         True,
         entry.leaf_hash,
         position,
         checkpoint_size=latest.size,
-        checkpoint=checkpoints.with_cosignatures(session, latest),
-        proof=tuple(proof),
+        checkpoint=note,
+        proof=proof,
         newest_version=newest,
+        first=first,
     )
