@@ -26,7 +26,7 @@ JSON:
           "first": {                               optional: the first checkpoint that
                                                    covered the record's entry
             "tree_size": 13,                       its size (> leaf_index, <= tree_size)
-            "checkpoint": "<origin>\n13\n...",     its signed note with cosignature lines
+            "checkpoint": "<origin>\\n13\\n...",   its signed note with cosignature lines
             "inclusion_proof": ["<base64 hash>", ...],  the record's path to its root
             "consistency_proof": ["<base64 hash>", ...] RFC 9162 from its tree to the latest
                                                    checkpoint's; empty when they are the same
