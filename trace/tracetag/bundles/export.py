@@ -22,8 +22,7 @@ from tracetag.producers.service import get_producer
 from tracetag.signing import registry
 from tracetag.signing.issuer import Issuer
 from tracetag.translog import checkpoints, service
-from tracetag.translog.models import LogCheckpoint
-from tracetag.translog.standing import first_checkpoint
+from tracetag.translog.standing import evidence
 from tracetag.verify.bundle import BUNDLE_TYP, BundleRecord, bundle_payload
 from tracetag.verify.log import FirstCheckpoint, open_checkpoint
 
@@ -55,11 +54,21 @@ def export_bundle(
             if row is None or row.position is None or row.position >= latest.size:
                 waiting += 1
                 continue
-            proof = tuple(
-                service.inclusion_proof(session, index=row.position, tree_size=latest.size)
+            proof, first = evidence(session, position=row.position, latest=latest, latest_note=note)
+            records.append(
+                BundleRecord(
+                    signed.jws,
+                    row.position,
+                    proof,
+                    FirstCheckpoint(
+                        row.position,
+                        first.tree_size,
+                        first.checkpoint,
+                        first.inclusion_proof,
+                        first.consistency_proof,
+                    ),
+                )
             )
-            first = _first(session, row.position, latest, note, proof)
-            records.append(BundleRecord(signed.jws, row.position, proof, first))
     if waiting:
         raise Conflict(
             f"{waiting} record version(s) are not in a published checkpoint yet; the log "
@@ -87,14 +96,3 @@ def _batches(
         get_producer(session, producer_id)  # NotFound for an unknown producer
         return list_batches(session, producer_id=producer_id)
     return [find_by_code(session, gtin=gtin, lot=lot) for gtin, lot in codes]
-
-
-def _first(
-    session: Session, position: int, latest: LogCheckpoint, note: str, proof: tuple[bytes, ...]
-) -> FirstCheckpoint:
-    first = first_checkpoint(
-        session, position=position, latest=latest, latest_note=note, latest_proof=proof
-    )
-    return FirstCheckpoint(
-        position, first.tree_size, first.checkpoint, first.inclusion_proof, first.consistency_proof
-    )

@@ -43,26 +43,21 @@ class FirstCheckpoint:
         }
 
 
-def first_checkpoint(
-    session: Session,
-    *,
-    position: int,
-    latest: LogCheckpoint,
-    latest_note: str,
-    latest_proof: tuple[bytes, ...],
-) -> FirstCheckpoint:
-    """The first checkpoint covering the leaf at `position`, which `latest` covers too: one
-    query by the primary key, and when it is older than the latest, its cosignatures (by their
-    index) and two proofs from the tiles."""
+def evidence(
+    session: Session, *, position: int, latest: LogCheckpoint, latest_note: str
+) -> tuple[tuple[bytes, ...], FirstCheckpoint]:
+    """The inclusion proof of the leaf at `position` in the latest checkpoint's tree (which
+    must cover it), and the first checkpoint that covered it: one query by the primary key,
+    its cosignatures (by their index) when it is older than the latest, and one read of tiles
+    for every proof (a published checkpoint's size needs no look at the log's state)."""
     first = checkpoints.first_covering(session, position)
-    if first is None or first.size >= latest.size:  # the latest is the first to cover it
-        return FirstCheckpoint(latest.size, latest_note, latest_proof, ())
-    return FirstCheckpoint(
-        first.size,
-        checkpoints.with_cosignatures(session, first),
-        tuple(service.inclusion_proof(session, index=position, tree_size=first.size)),
-        tuple(service.consistency_proof(session, first=first.size, second=latest.size)),
+    if first is None or first.size >= latest.size:
+        first = latest  # the latest is the first to cover it
+    proof, first_proof, consistency = service.record_proofs(
+        session, index=position, first=first.size, latest=latest.size, integrated=latest.size
     )
+    note = latest_note if first is latest else checkpoints.with_cosignatures(session, first)
+    return tuple(proof), FirstCheckpoint(first.size, note, tuple(first_proof), tuple(consistency))
 
 
 @dataclass(frozen=True)
@@ -120,11 +115,8 @@ def log_standing(session: Session, entry: LogEntry) -> LogStanding:
     latest = checkpoints.latest(session)
     if position is None or latest is None or latest.size <= position:
         return LogStanding(True, entry.leaf_hash, position, newest_version=newest)
-    proof = tuple(service.inclusion_proof(session, index=position, tree_size=latest.size))
     note = checkpoints.with_cosignatures(session, latest)
-    first = first_checkpoint(
-        session, position=position, latest=latest, latest_note=note, latest_proof=proof
-    )
+    proof, first = evidence(session, position=position, latest=latest, latest_note=note)
     return LogStanding(
         True,
         entry.leaf_hash,
