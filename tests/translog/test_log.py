@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +37,23 @@ from tracetag.translog.models import LogCheckpoint, LogEntryRow, LogTile
 
 def _entries(session: Session) -> list[LogEntryRow]:
     return list(session.scalars(select(LogEntryRow).order_by(LogEntryRow.seq)))
+
+
+def _count_tile_reads(session: Session) -> Callable[[], int]:
+    """How many statements read log_tiles from now on."""
+    reads = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM log_tiles" in statement:
+            reads.append(statement)
+
+    event.listen(session.get_bind(), "before_cursor_execute", seen)
+
+    def count() -> int:
+        event.remove(session.get_bind(), "before_cursor_execute", seen)
+        return len(reads)
+
+    return count
 
 
 def _leaf_hashes(session: Session) -> list[bytes]:
@@ -90,6 +109,20 @@ def test_integration_gives_positions_in_order_and_a_checkpoint(
             )
         sizes = list(session.scalars(select(LogCheckpoint.size).order_by(LogCheckpoint.size)))
         assert len(sizes) >= 7  # one per transaction of 97
+        # A batch page's three proofs (in the latest tree, in the first to cover the leaf, and
+        # the consistency between them) are the ones computed one by one, from one read.
+        for index, first in ((0, sizes[0]), (255, sizes[2]), (256, sizes[2]), (299, sizes[3])):
+            reads = _count_tile_reads(session)
+            got = service.record_proofs(session, index=index, first=first, latest=state.size)
+            assert reads() == 1
+            assert got == (
+                service.inclusion_proof(session, index=index, tree_size=state.size),
+                service.inclusion_proof(session, index=index, tree_size=first),
+                service.consistency_proof(session, first=first, second=state.size),
+            )
+        last = state.size - 1
+        same = service.record_proofs(session, index=last, first=state.size, latest=state.size)
+        assert same[2] == [] and same[0] == same[1]
         for old in sizes[1:-1]:
             proof = service.consistency_proof(session, first=old, second=state.size)
             merkle.verify_consistency(

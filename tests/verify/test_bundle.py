@@ -188,6 +188,8 @@ def _revoked_bundle(
                 jwk.update(status="revoked", compromised_at=format_time(compromised))
         payload["jwks"] = document
         payload["log"]["checkpoint"] = cosigned(logged.note, (WITNESS_A, cosigned_at))
+        for record in payload["records"]:  # the first checkpoint to cover it was the latest
+            record["first"]["checkpoint"] = payload["log"]["checkpoint"]
 
     return _resigned(bundle, new_key, revoke)
 

@@ -1,7 +1,9 @@
 """Export an inspection bundle: the records asked for, with the evidence to check them offline.
 
 Reads the database and signs; writes nothing. Everything goes against one checkpoint, the latest,
-so every proof in the bundle leads to the root the bundle carries.
+so every proof in the bundle leads to the root the bundle carries; each record also carries the
+first checkpoint that covered it, with a consistency proof to the latest, so a record signed by a
+key revoked since can be dated by that checkpoint's cosignatures (docs/FORMATS.md §8.6, §9).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from tracetag.producers.service import get_producer
 from tracetag.signing import registry
 from tracetag.signing.issuer import Issuer
 from tracetag.translog import checkpoints, service
+from tracetag.translog.standing import evidence
 from tracetag.verify.bundle import BUNDLE_TYP, BundleRecord, bundle_payload
-from tracetag.verify.log import open_checkpoint
+from tracetag.verify.log import FirstCheckpoint, open_checkpoint
 
 
 def export_bundle(
@@ -51,8 +54,21 @@ def export_bundle(
             if row is None or row.position is None or row.position >= latest.size:
                 waiting += 1
                 continue
-            proof = service.inclusion_proof(session, index=row.position, tree_size=latest.size)
-            records.append(BundleRecord(signed.jws, row.position, tuple(proof)))
+            proof, first = evidence(session, position=row.position, latest=latest, latest_note=note)
+            records.append(
+                BundleRecord(
+                    signed.jws,
+                    row.position,
+                    proof,
+                    FirstCheckpoint(
+                        row.position,
+                        first.tree_size,
+                        first.checkpoint,
+                        first.inclusion_proof,
+                        first.consistency_proof,
+                    ),
+                )
+            )
     if waiting:
         raise Conflict(
             f"{waiting} record version(s) are not in a published checkpoint yet; the log "

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tracetag.gs1.digital_link import DigitalLink
     from tracetag.verify.bundle import VerifiedBundle
     from tracetag.verify.keys import KeySet
-    from tracetag.verify.log import TrustedCheckpoint
+    from tracetag.verify.log import FirstCheckpoint, TrustedCheckpoint
     from tracetag.verify.records import VerifiedRecord
 
 _AGE = re.compile(r"([1-9][0-9]{0,5})([dhm])")
@@ -144,8 +144,10 @@ def verify(
         keys = _file_keys(jwks) if jwks is not None else _online_keys(link.origin)
         expected_link = target
     try:
-        checkpoint = _check_log(token, log, policy) if policy.log_key is not None else None
-        result = _verify_record(token, keys, expected_link, checkpoint)
+        checkpoint, first = (
+            _check_log(token, log, policy) if policy.log_key is not None else (None, None)
+        )
+        result = _verify_record(token, keys, expected_link, checkpoint, first)
     except VerificationError as exc:
         raise _invalid(exc) from exc
     _print_record(result, checkpoint, as_json=as_json)
@@ -200,17 +202,32 @@ def _fetch_record_url(url: str, jwks: Path | None, policy: _LogPolicy) -> tuple[
 
 
 def _verify_record(
-    token: str, keys: KeySet, expected_link: str | None, checkpoint: TrustedCheckpoint | None
+    token: str,
+    keys: KeySet,
+    expected_link: str | None,
+    checkpoint: TrustedCheckpoint | None,
+    first: FirstCheckpoint | None,
 ) -> VerifiedRecord:
     from tracetag.verify.records import verify_record
 
-    return verify_record(token, keys, expected_link=expected_link, logged_in=checkpoint)
+    return verify_record(
+        token, keys, expected_link=expected_link, logged_in=checkpoint, first=first
+    )
 
 
-def _check_log(token: str, log: Any, policy: _LogPolicy) -> TrustedCheckpoint:
-    """The checkpoint in the page's (or file's) log object, and the record's proof in it."""
+def _check_log(
+    token: str, log: Any, policy: _LogPolicy
+) -> tuple[TrustedCheckpoint, FirstCheckpoint | None]:
+    """The checkpoint in the page's (or file's) log object and the record's proof in it; and
+    the evidence of the first checkpoint that covered the record, when the log object has it
+    (checked only if a revoked key's record needs it)."""
     from tracetag.errors import MalformedInput
-    from tracetag.verify.log import open_checkpoint, parse_inclusion, verify_record_inclusion
+    from tracetag.verify.log import (
+        open_checkpoint,
+        parse_first,
+        parse_inclusion,
+        verify_record_inclusion,
+    )
 
     assert policy.log_key is not None
     if not isinstance(log, dict):
@@ -226,8 +243,9 @@ def _check_log(token: str, log: Any, policy: _LogPolicy) -> TrustedCheckpoint:
     checkpoint = open_checkpoint(
         note, log_key=policy.log_key, witnesses=policy.witnesses, required=policy.required
     )
-    verify_record_inclusion(token, parse_inclusion(log), checkpoint)
-    return checkpoint
+    proof = parse_inclusion(log)
+    verify_record_inclusion(token, proof, checkpoint)
+    return checkpoint, parse_first(log.get("first"), leaf_index=proof.leaf_index)
 
 
 def _verify_bundle(

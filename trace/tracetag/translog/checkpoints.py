@@ -67,16 +67,22 @@ def latest(session: Session) -> LogCheckpoint | None:
     ).first()
 
 
-def covered_before(session: Session, *, position: int, before: datetime) -> bool:
-    """A checkpoint published before `before` covers the leaf at `position`: the first one to
-    cover it was (sizes and times rise together), found by the primary key."""
-    first = session.scalar(
-        select(LogCheckpoint.created_at)
+def first_covering(session: Session, position: int) -> LogCheckpoint | None:
+    """The first checkpoint whose tree holds the leaf at `position` (the smallest size above
+    it), found by the primary key."""
+    return session.scalars(
+        select(LogCheckpoint)
         .where(LogCheckpoint.size > position)
         .order_by(LogCheckpoint.size)
         .limit(1)
-    )
-    return first is not None and first < before
+    ).first()
+
+
+def covered_before(session: Session, *, position: int, before: datetime) -> bool:
+    """A checkpoint published before `before` covers the leaf at `position`: the first one to
+    cover it was (sizes and times rise together)."""
+    first = first_covering(session, position)
+    return first is not None and first.created_at < before
 
 
 def at_size(session: Session, size: int) -> LogCheckpoint | None:

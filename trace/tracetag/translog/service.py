@@ -207,6 +207,39 @@ def consistency_proof(
     return tiles.consistency_proof(first, second, TileReader(session))
 
 
+def record_proofs(
+    session: Session, *, index: int, first: int, latest: int, integrated: int | None = None
+) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """Leaf `index`'s inclusion proofs in the trees of size `latest` and `first` (the first
+    checkpoint to cover it), and the consistency proof from `first` to `latest` (empty when they
+    are one): from one read of the tiles all three need (a first pass over zeroed tiles of the
+    right widths only names them). `integrated` as for inclusion_proof."""
+    _check_size(session, latest, integrated)
+    if not 0 <= index < first <= latest:
+        raise NotFound(f"no proofs of leaf {index} in the trees of sizes {first} and {latest}")
+
+    def compute(read: tiles.TileReader) -> tuple[list[bytes], list[bytes], list[bytes]]:
+        in_latest = tiles.inclusion_proof(latest, index, read)
+        if first == latest:
+            return in_latest, in_latest, []
+        return (
+            in_latest,
+            tiles.inclusion_proof(first, index, read),
+            tiles.consistency_proof(first, latest, read),
+        )
+
+    named: dict[TileId, None] = {}
+
+    def name(wanted: Sequence[TileId]) -> list[bytes]:
+        named.update(dict.fromkeys(wanted))
+        return [bytes(t.width * tiles.HASH_SIZE) for t in wanted]
+
+    compute(name)
+    wanted = list(named)
+    found = dict(zip(wanted, TileReader(session)(wanted), strict=True))
+    return compute(lambda ts: [found[t] for t in ts])
+
+
 def _check_size(session: Session, tree_size: int, integrated: int | None = None) -> None:
     limit = integrated if integrated is not None else log_state(session).size
     if not 0 <= tree_size <= limit:

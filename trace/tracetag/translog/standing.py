@@ -1,4 +1,9 @@
-"""Where a logged thing stands in the log: waiting, or at a position a checkpoint covers."""
+"""Where a logged thing stands in the log: waiting, or at a position a checkpoint covers.
+
+An integrated entry's standing also names the first checkpoint that covered it, with the proofs
+that tie it to the latest: a verifier offline judges a revoked key's older records by the
+witnesses' cosignature times on that first checkpoint (docs/FORMATS.md §8.6).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,48 @@ from sqlalchemy.orm import Session
 
 from tracetag.formats.logentry import RECORD, LogEntry
 from tracetag.translog import checkpoints, service
-from tracetag.translog.models import LogEntryRow
+from tracetag.translog.models import LogCheckpoint, LogEntryRow
+
+
+def _b64(hashes: tuple[bytes, ...]) -> list[str]:
+    return [base64.b64encode(h).decode("ascii") for h in hashes]
+
+
+@dataclass(frozen=True)
+class FirstCheckpoint:
+    """The first checkpoint that covers an entry: its signed note with cosignatures, the entry's
+    inclusion proof in its tree, and the RFC 9162 consistency proof from its tree to the latest
+    checkpoint's (empty when it is the latest)."""
+
+    tree_size: int
+    checkpoint: str
+    inclusion_proof: tuple[bytes, ...]
+    consistency_proof: tuple[bytes, ...]
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "tree_size": self.tree_size,
+            "checkpoint": self.checkpoint,
+            "inclusion_proof": _b64(self.inclusion_proof),
+            "consistency_proof": _b64(self.consistency_proof),
+        }
+
+
+def evidence(
+    session: Session, *, position: int, latest: LogCheckpoint, latest_note: str
+) -> tuple[tuple[bytes, ...], FirstCheckpoint]:
+    """The inclusion proof of the leaf at `position` in the latest checkpoint's tree (which
+    must cover it), and the first checkpoint that covered it: one query by the primary key,
+    its cosignatures (by their index) when it is older than the latest, and one read of tiles
+    for every proof (a published checkpoint's size needs no look at the log's state)."""
+    first = checkpoints.first_covering(session, position)
+    if first is None or first.size >= latest.size:
+        first = latest  # the latest is the first to cover it
+    proof, first_proof, consistency = service.record_proofs(
+        session, index=position, first=first.size, latest=latest.size, integrated=latest.size
+    )
+    note = latest_note if first is latest else checkpoints.with_cosignatures(session, first)
+    return tuple(proof), FirstCheckpoint(first.size, note, tuple(first_proof), tuple(consistency))
 
 
 @dataclass(frozen=True)
@@ -25,6 +71,7 @@ class LogStanding:
     checkpoint: str | None = None  # that checkpoint's signed note, with cosignatures
     proof: tuple[bytes, ...] = ()  # RFC 9162 inclusion proof in that tree
     newest_version: int | None = None  # for a record: the newest version logged for its batch
+    first: FirstCheckpoint | None = None  # the first checkpoint that covers position
 
     @property
     def in_log(self) -> bool:
@@ -39,8 +86,9 @@ class LogStanding:
             "leaf_index": self.position,
             "leaf_hash": base64.b64encode(self.leaf_hash).decode("ascii"),
             "tree_size": self.checkpoint_size,
-            "inclusion_proof": [base64.b64encode(h).decode("ascii") for h in self.proof],
+            "inclusion_proof": _b64(self.proof),
             "checkpoint": self.checkpoint,
+            "first": None if self.first is None else self.first.json(),
         }
 
 
@@ -67,13 +115,15 @@ def log_standing(session: Session, entry: LogEntry) -> LogStanding:
     latest = checkpoints.latest(session)
     if position is None or latest is None or latest.size <= position:
         return LogStanding(True, entry.leaf_hash, position, newest_version=newest)
-    proof = service.inclusion_proof(session, index=position, tree_size=latest.size)
+    note = checkpoints.with_cosignatures(session, latest)
+    proof, first = evidence(session, position=position, latest=latest, latest_note=note)
     return LogStanding(
         True,
         entry.leaf_hash,
         position,
         checkpoint_size=latest.size,
-        checkpoint=checkpoints.with_cosignatures(session, latest),
-        proof=tuple(proof),
+        checkpoint=note,
+        proof=proof,
         newest_version=newest,
+        first=first,
     )

@@ -22,12 +22,24 @@ JSON:
           "jws": "<compact JWS of a record version>",
           "leaf_index": 12,                        the record's entry in the log
           "tree_size": 40,                         = the checkpoint's size
-          "inclusion_proof": ["<base64 hash>", ...]   RFC 9162 path to the checkpoint's root
+          "inclusion_proof": ["<base64 hash>", ...],  RFC 9162 path to the checkpoint's root
+          "first": {                               optional: the first checkpoint that
+                                                   covered the record's entry
+            "tree_size": 13,                       its size (> leaf_index, <= tree_size)
+            "checkpoint": "<origin>\\n13\\n...",   its signed note with cosignature lines
+            "inclusion_proof": ["<base64 hash>", ...],  the record's path to its root
+            "consistency_proof": ["<base64 hash>", ...] RFC 9162 from its tree to the latest
+                                                   checkpoint's; empty when they are the same
+          }
         }, ...
       ]
     }
 
-Every record in a bundle is covered by its checkpoint. The bundle's signature says the service
+Every record in a bundle is covered by its checkpoint. A record signed by a since-revoked key
+before the compromise is accepted only when the latest checkpoint, or else the record's `first`,
+was cosigned by the witnesses the inspector requires before the compromise (docs/FORMATS.md
+§8.6); `first` is optional, so the type stays tracetag.inspection-bundle/1 and bundles written
+without it verify as before. The bundle's signature says the service
 exported it; the evidence inside stands on its own: record signatures against the JWKS, the
 checkpoint against the log's key and the witnesses the inspector trusts (never keys taken from
 the bundle for them), each record's entry rebuilt from its JWS and proven in the checkpoint.
@@ -62,9 +74,11 @@ from tracetag.verify.keys import (
     parse_time,
 )
 from tracetag.verify.log import (
+    FirstCheckpoint,
     TrustedCheckpoint,
     log_verifier,
     open_checkpoint,
+    parse_first,
     parse_inclusion,
     verify_record_inclusion,
 )
@@ -79,6 +93,7 @@ class BundleRecord:
     jws: str
     leaf_index: int
     inclusion_proof: tuple[bytes, ...]
+    first: FirstCheckpoint | None = None
 
 
 def bundle_payload(
@@ -98,16 +113,30 @@ def bundle_payload(
         "issuer": dict(issuer),
         "jwks": dict(jwks),
         "log": {"vkey": log_vkey, "checkpoint": checkpoint},
-        "records": [
-            {
-                "jws": r.jws,
-                "leaf_index": r.leaf_index,
-                "tree_size": tree_size,
-                "inclusion_proof": [base64.b64encode(h).decode("ascii") for h in r.inclusion_proof],
-            }
-            for r in records
-        ],
+        "records": [_record_json(r, tree_size) for r in records],
     }
+
+
+def _b64(hashes: Sequence[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode("ascii") for h in hashes]
+
+
+def _record_json(record: BundleRecord, tree_size: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "jws": record.jws,
+        "leaf_index": record.leaf_index,
+        "tree_size": tree_size,
+        "inclusion_proof": _b64(record.inclusion_proof),
+    }
+    first = record.first
+    if first is not None:
+        out["first"] = {
+            "tree_size": first.tree_size,
+            "checkpoint": first.note,
+            "inclusion_proof": _b64(first.inclusion_proof),
+            "consistency_proof": _b64(first.consistency_proof),
+        }
+    return out
 
 
 @dataclass(frozen=True)
@@ -176,8 +205,10 @@ def verify_bundle(
         if not isinstance(entry, dict) or not isinstance(entry.get("jws"), str):
             raise MalformedInput(f"record {number} of the bundle has no jws")
         try:
-            verify_record_inclusion(entry["jws"], parse_inclusion(entry), checkpoint)
-            checked.append(verify_record(entry["jws"], keyset, logged_in=checkpoint))
+            proof = parse_inclusion(entry)
+            first = parse_first(entry.get("first"), leaf_index=proof.leaf_index)
+            verify_record_inclusion(entry["jws"], proof, checkpoint)
+            checked.append(verify_record(entry["jws"], keyset, logged_in=checkpoint, first=first))
         except VerificationError as exc:
             _name_record(exc, number)
             raise

@@ -4,6 +4,10 @@ A checkpoint counts only when the log's key (its vkey, C2SP signed-note) signed 
 of the witnesses the inspector names cosigned it (c2sp.org/tlog-cosignature); a record is in the
 log when its entry, rebuilt from its JWS (formats/logentry.py), is a leaf of that checkpoint's
 tree by an RFC 9162 inclusion proof.
+
+A revoked key's older record also needs the first checkpoint that covered it (FirstCheckpoint):
+opened with the same log key and witnesses, holding the record, and extended by the latest
+checkpoint (an RFC 9162 consistency proof), so its witnesses' cosignature times date the record.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ class TrustedCheckpoint:
     checkpoint: Checkpoint
     cosignatures: tuple[Cosigned, ...]
     required: int
+    # The keys it was opened with, to open an earlier checkpoint of the same log the same way.
+    log_key: str = ""
+    witnesses: tuple[str, ...] = ()
 
     def witnessed_before(self, when: datetime) -> bool:
         """At least the required number of witnesses (one or more) cosigned before `when`."""
@@ -78,7 +85,9 @@ def open_checkpoint(
     if not isinstance(note, str):
         raise MalformedInput("a checkpoint is text")
     witnessed = require_cosignatures(note.encode("utf-8"), log, verifiers, k, origin=log.name)
-    return TrustedCheckpoint(note, witnessed.checkpoint, witnessed.cosignatures, k)
+    return TrustedCheckpoint(
+        note, witnessed.checkpoint, witnessed.cosignatures, k, log_key, tuple(witnesses)
+    )
 
 
 @dataclass(frozen=True)
@@ -157,3 +166,54 @@ def verify_checkpoint_consistency(
         )
     except MerkleError as exc:
         raise NotInLog(f"the log's two checkpoints are not consistent: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class FirstCheckpoint:
+    """Evidence, not yet checked, that an earlier checkpoint held the record: the first one that
+    covered its leaf, the leaf's inclusion proof in its tree, and the consistency proof from its
+    tree to the latest checkpoint's."""
+
+    leaf_index: int
+    tree_size: int
+    note: str
+    inclusion_proof: tuple[bytes, ...]
+    consistency_proof: tuple[bytes, ...]
+
+
+def parse_first(data: Any, *, leaf_index: int) -> FirstCheckpoint | None:
+    """The optional `first` member as the service writes it ({"tree_size", "checkpoint",
+    "inclusion_proof", "consistency_proof"}); None when absent; MalformedInput."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise MalformedInput("the first checkpoint's evidence is not a JSON object")
+    note = data.get("checkpoint")
+    if not isinstance(note, str):
+        raise MalformedInput("the first checkpoint's evidence holds no checkpoint")
+    return FirstCheckpoint(
+        leaf_index,
+        _count(data.get("tree_size"), "tree_size"),
+        note,
+        _hashes(data.get("inclusion_proof"), "inclusion_proof"),
+        _hashes(data.get("consistency_proof"), "consistency_proof"),
+    )
+
+
+def _hashes(value: object, what: str) -> tuple[bytes, ...]:
+    if not isinstance(value, list):
+        raise MalformedInput(f"the first checkpoint's {what} is not a list of hashes")
+    return tuple(_b64_hash(h, "a proof hash") for h in value)
+
+
+def verify_first(jws: str, first: FirstCheckpoint, latest: TrustedCheckpoint) -> TrustedCheckpoint:
+    """Open the first checkpoint with the keys `latest` was opened with, show the record is in
+    its tree and that `latest` extends it; the first checkpoint, or the VerificationError why
+    not (UnknownKey, BadSignature, TooFewCosignatures, MalformedInput, NotInLog)."""
+    checkpoint = open_checkpoint(
+        first.note, log_key=latest.log_key, witnesses=latest.witnesses, required=latest.required
+    )
+    proof = InclusionProof(first.leaf_index, first.tree_size, first.inclusion_proof)
+    verify_record_inclusion(jws, proof, checkpoint)
+    verify_checkpoint_consistency(checkpoint, latest, first.consistency_proof)
+    return checkpoint

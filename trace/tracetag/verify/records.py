@@ -3,7 +3,9 @@
 Key status at signing time (the record's signed issued_at): a retired key's records stay valid; a
 revoked key's records signed at or after its compromise are invalid; those signed before it are
 valid only when a checkpoint whose required witnesses all cosigned before the compromise includes
-them, since after a compromise anyone holding the key can write any issued_at.
+them, since after a compromise anyone holding the key can write any issued_at. That checkpoint is
+the one given, or else the first checkpoint that covered the record (verify.log.FirstCheckpoint),
+shown to hold it and to be extended by the one given.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tracetag.errors import KeyNotTrusted, MalformedInput, RecordMismatch
+from tracetag.errors import KeyNotTrusted, MalformedInput, RecordMismatch, VerificationError
 from tracetag.formats.jws import RECORD_TYP, load_json, shown, verify_compact
 from tracetag.formats.record import RECORD_TYPE
 from tracetag.gs1.ai import GS1Error
@@ -30,7 +32,7 @@ from tracetag.verify.keys import (
     key_set,
     parse_time,
 )
-from tracetag.verify.log import TrustedCheckpoint
+from tracetag.verify.log import FirstCheckpoint, TrustedCheckpoint, verify_first
 
 # The record members the verifier reports (FORMATS.md §3); each must be text.
 _SECTIONS = {"product": ("name", "gtin"), "batch": ("lot", "status"), "producer": ("name",)}
@@ -64,11 +66,14 @@ def verify_record(
     *,
     expected_link: str | None = None,
     logged_in: TrustedCheckpoint | None = None,
+    first: FirstCheckpoint | None = None,
 ) -> VerifiedRecord:
     """Verify a batch record JWS and its key's state when it was signed.
 
     expected_link: also check it is that batch's record. logged_in: a checkpoint the caller has
     verified and shown the record to be in (verify.log); needed for a revoked key's old records.
+    first: the evidence of the first checkpoint that covered the record, checked here (against
+    logged_in) only when a revoked key's old record needs it.
     """
     keyset = as_key_set(keys)
     verified = verify_compact(token, keyset.keys)
@@ -82,11 +87,18 @@ def verify_record(
     if expected_link is not None:
         _check_link(record, expected_link)
     state = keyset.state(verified.kid)
-    vouched = _check_key_state(state, parse_time(record["issued_at"], "issued_at"), logged_in)
+    issued_at = parse_time(record["issued_at"], "issued_at")
+    vouched = _check_key_state(token, state, issued_at, logged_in, first)
     return VerifiedRecord(verified.kid, record, state, vouched)
 
 
-def _check_key_state(state: KeyState, issued_at: Any, logged_in: TrustedCheckpoint | None) -> bool:
+def _check_key_state(
+    token: str,
+    state: KeyState,
+    issued_at: Any,
+    logged_in: TrustedCheckpoint | None,
+    first: FirstCheckpoint | None,
+) -> bool:
     check_window(state, issued_at, "the record")
     compromised = compromise_time(state)
     if compromised is None:
@@ -103,13 +115,25 @@ def _check_key_state(state: KeyState, issued_at: Any, logged_in: TrustedCheckpoi
             "then is valid only with proof that the log held it before then: check it against "
             "the log's checkpoint (--log-key, --witness)"
         )
-    if not logged_in.witnessed_before(compromised):
-        raise KeyNotTrusted(
-            f"key {state.kid} was revoked (compromised at {when}); the checkpoint that includes "
-            f"the record was not cosigned by {logged_in.required or 'at least 1'} witness(es) "
-            "before then, so the record may have been made with the stolen key"
-        )
-    return True
+    if logged_in.witnessed_before(compromised):
+        return True
+    refusal = (
+        f"key {state.kid} was revoked (compromised at {when}); the checkpoint that includes "
+        f"the record was not cosigned by {logged_in.required or 'at least 1'} witness(es) "
+        "before then"
+    )
+    if first is not None:
+        try:
+            earlier = verify_first(token, first, logged_in)
+        except VerificationError as exc:
+            refusal += f", and the first checkpoint said to include it does not hold: {exc}"
+        else:
+            if earlier.witnessed_before(compromised):
+                return True
+            refusal += (
+                f", nor was the first checkpoint that includes it (tree size {first.tree_size})"
+            )
+    raise KeyNotTrusted(refusal + ", so the record may have been made with the stolen key")
 
 
 def _check_link(record: dict[str, Any], expected_link: str) -> None:
