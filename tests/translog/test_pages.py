@@ -100,3 +100,29 @@ def test_an_erased_recall_shows_as_tampered(
     body = client.get(_page(batch) + "?format=json").json()
     assert body["verdict"] == "tampered"
     assert body["log_problem"] is not None
+
+
+def test_a_record_downloads_with_its_proof_in_the_log(
+    client: TestClient,
+    session_factory: sessionmaker[Session],
+    issuer: Issuer,
+    log_signer: LogSigner,
+) -> None:
+    batch = _batch(session_factory, issuer)
+    integrate_and_publish(session_factory, log_signer)
+    page = client.get(_page(batch) + "?format=json").json()
+    html = client.get(_page(batch)).text
+    assert f'href="/records/{page["record_hash"]}.json"' in html
+    body = client.get(f"/records/{page['record_hash']}.json").json()
+    assert body["jws"] == page["jws"]
+    log = body["log"]
+    checkpoint = parse_checkpoint(log["checkpoint"].split("\n\n")[0] + "\n")
+    merkle.verify_inclusion(
+        index=log["leaf_index"],
+        tree_size=log["tree_size"],
+        leaf=record_entry(body["jws"]).leaf_hash,
+        proof=[base64.b64decode(h) for h in log["inclusion_proof"]],
+        root=checkpoint.root_hash,
+    )
+    assert log["first"]["tree_size"] <= log["tree_size"]
+    assert client.get(f"/records/{'0' * 64}.json").status_code == 404

@@ -155,8 +155,7 @@ def verify(
 
 def _fetch_record_url(url: str, jwks: Path | None, policy: _LogPolicy) -> tuple[str, KeySet, Any]:
     """A record by its /records/<sha256>.jws address: its bytes must hash to the address; with a
-    log key, the latest checkpoint and the record's inclusion proof in it come from /checkpoint
-    and /log/proof/inclusion."""
+    log key, its place in the log comes from /records/<sha256>.json."""
     import hashlib
 
     from tracetag.errors import RecordMismatch
@@ -184,21 +183,14 @@ def _fetch_record_url(url: str, jwks: Path | None, policy: _LogPolicy) -> tuple[
     keys = _file_keys(jwks) if jwks is not None else _online_keys(origin)
     if entry is None:
         return token, keys, None
-    note_answer = _get(origin + "/checkpoint")
-    if note_answer.status_code != 200:
-        raise _fail(f"{origin}/checkpoint answered HTTP {note_answer.status_code}")
-    note = note_answer.text
-    size = note.split("\n", 2)[1] if note.count("\n") >= 2 else ""
-    if not size.isdigit():
-        raise _fail(f"{origin}/checkpoint did not return a checkpoint")
-    proof_url = f"{origin}/log/proof/inclusion?leaf_hash={entry.leaf_hash.hex()}&tree_size={size}"
-    proof = _get(proof_url)
-    if proof.status_code == 404:
-        return token, keys, {"status": "waiting"}
-    body = _json_body(proof, proof_url)
-    if not isinstance(body, dict):
-        raise _fail(f"{proof_url} did not return an inclusion proof")
-    return token, keys, {**body, "status": "included", "checkpoint": note}
+    # The record with its place in the log, as the batch page gives it: the latest checkpoint,
+    # the inclusion proof in it, and the first checkpoint that covered the record.
+    proof_url = f"{origin}/records/{wanted}.json"
+    body = _json_body(_get(proof_url), proof_url)
+    log = body.get("log") if isinstance(body, dict) else None
+    if not isinstance(log, dict):
+        raise _fail(f"{proof_url} did not say where the record is in the log")
+    return token, keys, log
 
 
 def _verify_record(

@@ -147,6 +147,7 @@ class RecordView:
             "log": self.log,
             "page_url": page_path + ("" if lang == "vi" else f"?lang={lang}"),
             "jws_url": f"/records/{self.record_hash}.jws",
+            "proof_url": f"/records/{self.record_hash}.json",
             "json_url": page_path + "?format=json",
             "image_url": f"/media/{self.image[0]}" if self.image else None,
             "image_w": self.image[1] if self.image else 0,

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from tracetag.batches.models import SignedRecord
 from tracetag.core.i18n import N_, gettext, negotiate
-from tracetag.errors import NotFound, ServiceUnavailable, TooManyRequests
+from tracetag.errors import NotFound, ServiceUnavailable, TooManyRequests, VerificationError
+from tracetag.formats.logentry import record_entry
 from tracetag.gs1.ai import GS1Error, normalize_gtin
 from tracetag.gs1.digital_link import LinkPathError, digital_link, parse_link_path
 from tracetag.gs1.serials import canonical_serial
@@ -24,6 +25,7 @@ from tracetag.scans.fingerprint import client_hash, network_hash, ua_family
 from tracetag.scans.recorder import ScanRequest, ScanResult
 from tracetag.settings import Settings
 from tracetag.signing import registry
+from tracetag.translog.standing import log_standing
 from tracetag.web.deps import SessionDep
 from tracetag.web.public.gzip_template import gzip_member, joined
 from tracetag.web.public.pages import Pages, switch_language_url
@@ -196,6 +198,30 @@ def raw_record(record_hash: Sha256Hex, session: SessionDep) -> Response:
         media_type="application/jose",
         headers={"Cache-Control": "public, max-age=31536000, immutable"},
     )
+
+
+@router.get(
+    "/records/{record_hash}.json",
+    tags=["public"],
+    responses={
+        404: {"model": ErrorOut, "description": "No record has this hash."},
+        **_BAD_LINK,
+    },
+)
+def record_with_proof(record_hash: Sha256Hex, session: SessionDep) -> JSONResponse:
+    """The signed record with its place in the public log: the latest checkpoint (with its
+    witnesses' cosignatures) and the inclusion proof in it, and the first checkpoint that
+    covered it with the consistency proof to the latest (docs/FORMATS.md §8.4)."""
+    row = session.scalar(select(SignedRecord).where(SignedRecord.record_hash == record_hash))
+    if row is None:
+        return JSONResponse({"detail": "record not found"}, status_code=404)
+    try:
+        log = log_standing(session, record_entry(row.jws)).json()
+    except VerificationError:  # a stored JWS that does not parse names no entry: not logged
+        log = {"status": "absent"}
+    body = {"jws": row.jws, "record_hash": row.record_hash, "log": log}
+    # The proof grows with the log: cached briefly, unlike the JWS itself.
+    return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
 
 
 @router.get(
