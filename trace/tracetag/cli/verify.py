@@ -37,7 +37,8 @@ class _LogPolicy:
     """The log key and witnesses the inspector trusts, read from the options."""
 
     def __init__(self, log_key: str | None, witnesses: list[str], required: int | None) -> None:
-        from tracetag.verify.log import log_verifier, witness_verifier
+        from tracetag.formats.cosignature import witness_verifier
+        from tracetag.verify.log import log_verifier
 
         if log_key is None and (witnesses or required is not None):
             raise _fail("--witness and --witnesses-required need --log-key (the log's vkey)")

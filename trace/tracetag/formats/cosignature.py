@@ -206,3 +206,12 @@ def require_cosignatures(
     if len(cosigned) < k:
         raise TooFewCosignatures(f"{len(cosigned)} of the {k} witness cosignatures required")
     return WitnessedCheckpoint(checkpoint, cosigned)
+
+
+def witness_verifier(vkey: str) -> CosignatureVerifier:
+    """A witness's key from its vkey: cosignature/v1 (0x04), or Ed25519 (0x01) converted."""
+    vkey = vkey.strip()
+    _name, _kh, key = split_verifier_key(vkey)
+    if key[0] != ALG_COSIGNATURE_V1:
+        vkey = cosignature_key_from_note_key(vkey)
+    return parse_cosignature_verifier_key(vkey)

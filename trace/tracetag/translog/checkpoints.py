@@ -8,7 +8,6 @@ rotated or revoked without the log changing its identity, and the other way roun
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -76,13 +75,6 @@ def first_covering(session: Session, position: int) -> LogCheckpoint | None:
         .order_by(LogCheckpoint.size)
         .limit(1)
     ).first()
-
-
-def covered_before(session: Session, *, position: int, before: datetime) -> bool:
-    """A checkpoint published before `before` covers the leaf at `position`: the first one to
-    cover it was (sizes and times rise together)."""
-    first = first_covering(session, position)
-    return first is not None and first.created_at < before
 
 
 def at_size(session: Session, size: int) -> LogCheckpoint | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +34,7 @@ class FirstCheckpoint:
     checkpoint: str
     inclusion_proof: tuple[bytes, ...]
     consistency_proof: tuple[bytes, ...]
+    published_at: datetime  # when the service signed it: the page's test for a revoked key
 
     def json(self) -> dict[str, Any]:
         return {
@@ -57,7 +59,9 @@ def evidence(
         session, index=position, first=first.size, latest=latest.size, integrated=latest.size
     )
     note = latest_note if first is latest else checkpoints.with_cosignatures(session, first)
-    return tuple(proof), FirstCheckpoint(first.size, note, tuple(first_proof), tuple(consistency))
+    return tuple(proof), FirstCheckpoint(
+        first.size, note, tuple(first_proof), tuple(consistency), first.created_at
+    )
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,9 @@ from tracetag.core.database import utcnow
 from tracetag.errors import MalformedInput, TraceError, UnknownKey, VerificationError
 from tracetag.formats.cosignature import (
     CosignatureVerifier,
-    cosignature_key_from_note_key,
-    parse_cosignature_verifier_key,
     verify_cosignature,
+    witness_verifier,
 )
-from tracetag.formats.note import ALG_ED25519, split_verifier_key
 from tracetag.translog import checkpoints, service
 from tracetag.translog.models import LogCosignature
 from tracetag.witness.core import format_request, merkle_size
@@ -72,9 +70,7 @@ def parse_witnesses(value: str) -> list[WitnessEndpoint]:
         if len(parts) != 2 or not parts[0].startswith(("http://", "https://")):
             raise MalformedInput(f"a witness is `<http(s) URL> <vkey>`, not {entry.strip()!r}")
         url, vkey = parts
-        if split_verifier_key(vkey)[2][0] == ALG_ED25519:
-            vkey = cosignature_key_from_note_key(vkey)
-        witnesses.append(WitnessEndpoint(url.rstrip("/"), parse_cosignature_verifier_key(vkey)))
+        witnesses.append(WitnessEndpoint(url.rstrip("/"), witness_verifier(vkey)))
     return witnesses
 
 

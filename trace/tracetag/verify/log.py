@@ -22,16 +22,13 @@ from typing import Any
 from tracetag.errors import MalformedInput, NotInLog
 from tracetag.formats.checkpoint import Checkpoint
 from tracetag.formats.cosignature import (
-    ALG_COSIGNATURE_V1,
-    CosignatureVerifier,
     Cosigned,
-    cosignature_key_from_note_key,
-    parse_cosignature_verifier_key,
     require_cosignatures,
+    witness_verifier,
 )
 from tracetag.formats.logentry import record_entry
 from tracetag.formats.merkle import MerkleError, verify_consistency, verify_inclusion
-from tracetag.formats.note import Ed25519Verifier, parse_verifier_key, split_verifier_key
+from tracetag.formats.note import Ed25519Verifier, parse_verifier_key
 
 
 @dataclass(frozen=True)
@@ -60,15 +57,6 @@ class TrustedCheckpoint:
 def log_verifier(vkey: str) -> Ed25519Verifier:
     """The log's key from its vkey line (what /log/key serves); MalformedInput."""
     return parse_verifier_key(vkey.strip())
-
-
-def witness_verifier(vkey: str) -> CosignatureVerifier:
-    """A witness's key from its vkey: cosignature/v1 (0x04), or Ed25519 (0x01) converted."""
-    vkey = vkey.strip()
-    _name, _kh, key = split_verifier_key(vkey)
-    if key[0] != ALG_COSIGNATURE_V1:
-        vkey = cosignature_key_from_note_key(vkey)
-    return parse_cosignature_verifier_key(vkey)
 
 
 def open_checkpoint(

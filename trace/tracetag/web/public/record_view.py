@@ -26,7 +26,6 @@ from tracetag.formats.record import CONTENT_SECTIONS
 from tracetag.products.service import get_image
 from tracetag.signing.keys import KeyRing
 from tracetag.signing.registry import compromise_time
-from tracetag.translog.checkpoints import covered_before
 from tracetag.translog.standing import LogStanding, log_standing
 from tracetag.web.public.pages import section_labels
 from tracetag.web.public.verdict import Headline, field_labels, headline
@@ -179,13 +178,18 @@ def _signed_payload(record: SignedRecord, keyring: KeyRing) -> dict[str, Any] | 
     return payload if isinstance(payload, dict) else None
 
 
-def _signed_on(payload: dict[str, Any] | None) -> date | None:
-    """The signing date a verified payload states (its issued_at), never the stored column."""
+def _issued_at(payload: dict[str, Any] | None) -> datetime | None:
+    """The signing time a verified payload states (its issued_at), never the stored column."""
     value = payload.get("issued_at") if payload else None
     try:
-        return datetime.fromisoformat(value).date() if isinstance(value, str) else None
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         return None
+
+
+def _signed_on(payload: dict[str, Any] | None) -> date | None:
+    issued = _issued_at(payload)
+    return None if issued is None else issued.date()
 
 
 def _recalled_on(payloads: list[tuple[int, dict[str, Any] | None]], after: int) -> date | None:
@@ -343,25 +347,15 @@ def _revoked(
     compromised_at = compromise_time(session, verdict.kid)  # the signed header's kid
     if compromised_at is None:
         return None
-    issued = _signed_at(verdict.payload)
-    if issued is None or issued >= compromised_at:
+    issued = _issued_at(verdict.payload)
+    if issued is None or issued.tzinfo is None or issued >= compromised_at:
         return KEY_REVOKED
     if standing is None:
         try:
             standing = log_standing(session, record_entry(record.jws))
         except VerificationError:
             return KEY_REVOKED
-    if standing.position is None or not covered_before(
-        session, position=standing.position, before=compromised_at
-    ):
+    # The first checkpoint that covered it (sizes and times rise together) came before.
+    if standing.first is None or standing.first.published_at >= compromised_at:
         return KEY_REVOKED
     return None
-
-
-def _signed_at(payload: dict[str, Any] | None) -> datetime | None:
-    value = payload.get("issued_at") if payload else None
-    try:
-        at = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return at if at is None or at.tzinfo else None
